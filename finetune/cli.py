@@ -1,0 +1,159 @@
+"""python -m finetune train|evaluate|predict|tokenize|data: the headless face of the same core the app uses."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from finetune import FinetuneError
+from finetune.config import PRECISIONS, PRESETS, SAMPLING, RunConfig
+
+_CHOICES = {"preset": tuple(PRESETS), "precision": PRECISIONS, "sampling": SAMPLING}
+
+
+def _positive_type(kind):
+    def parse(text):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per RunConfig field, so the CLI and the form can never drift apart."""
+    for f in fields(RunConfig):
+        kind = {"float": float, "int": int, "int | None": int}.get(str(f.type), str)
+        default = f.default if f.default is not MISSING else None
+        shown = f" (preset's value if not given)" if f.name not in ("model", "data", "preset", "seed") else f" (default {default})"
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=_positive_type(kind), default=None,
+                            choices=_CHOICES.get(f.name), help=f.metadata.get("help", "") + shown)
+
+
+def _emit(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_train(args) -> int:
+    from finetune import runs
+    from finetune.train import train
+
+    settings = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / runs.CONFIG_FILE).is_file():
+            raise runs.RunError(f"{run_dir} is not a run folder (no {runs.CONFIG_FILE})")
+        config = RunConfig.load(run_dir / runs.CONFIG_FILE)
+    else:
+        config = RunConfig.from_preset(settings.pop("preset") or "default", **settings).validate()
+        run_dir = Path(args.output_dir) if args.output_dir else runs.new_run_dir(config.model)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise runs.RunError(f"{run_dir} is not empty; choose another --output-dir, or continue a stopped run with --resume {run_dir}")
+    print(f"run folder: {run_dir}", flush=True)
+    metrics = train(config, run_dir, resume=bool(args.resume), echo=True)
+    if not metrics:
+        print(f"stopped; continue with: python -m finetune train --resume {run_dir}")
+        return 0
+    final = metrics["final"]
+    print(f"finished in {metrics['train_seconds']:.0f} s: validation accuracy {final['accuracy']:.4f}, F1 {final['f1']:.4f} "
+          f"(n={final['n']}); model in {run_dir / runs.MODEL_DIR}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from finetune.data import load_mrpc
+    from finetune.metrics import confusion_matrix, score
+    from finetune.predict import Predictor
+
+    dataset = load_mrpc(args.data)
+    if args.split not in dataset:
+        raise FinetuneError(f"data {args.data} has no {args.split} split (it has {', '.join(dataset)})")
+    rows = dataset[args.split]
+    labels = rows["label"]
+    if any(label not in (0, 1) for label in labels):
+        raise FinetuneError(f"the {args.split} split of {args.data} has no labels to score against")
+    predictor = Predictor(args.model)
+    answers = predictor.predict_batch(list(zip(rows["sentence1"], rows["sentence2"])), batch_size=args.batch_size)
+    preds = [predictor.labels.index(a["label"]) for a in answers]
+    result = {**score(preds, labels), "confusion_matrix": confusion_matrix(preds, labels), "n": len(labels)}
+    if args.json:
+        _emit(result)
+    else:
+        (tn, fp), (fn, tp) = result["confusion_matrix"]
+        print(f"{args.split}: accuracy {result['accuracy']:.4f}  F1 {result['f1']:.4f}  n={result['n']}\n"
+              f"confusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from finetune.predict import Predictor
+
+    _emit(Predictor(args.model).predict(args.sentence1, args.sentence2))
+    return 0
+
+
+def cmd_tokenize(args) -> int:
+    from finetune.models import load_tokenizer
+    from finetune.tokens import tokenize_pair
+
+    _emit(tokenize_pair(load_tokenizer(args.model), args.sentence1, args.sentence2, args.max_length))
+    return 0
+
+
+def cmd_data(args) -> int:
+    from finetune.data import describe, load_mrpc
+
+    _emit(describe(load_mrpc(args.data)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m finetune", description="Fine-tune a BERT-family model on GLUE MRPC.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="fine-tune a model; leaves a run folder with the model and metrics")
+    _add_config_options(train)
+    train.add_argument("--output-dir", help="the run folder to create (default: a new folder under $FINETUNE_RUNS_DIR or ./runs)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or interrupted run from its last checkpoint")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="accuracy, F1 and confusion matrix of a trained model on a split")
+    evaluate.add_argument("--model", required=True, help="a run folder or a model folder")
+    evaluate.add_argument("--data", default="sample", help="as for train (default sample)")
+    evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="is sentence 2 a paraphrase of sentence 1?")
+    predict.add_argument("--model", required=True, help="a run folder or a model folder")
+    predict.add_argument("sentence1")
+    predict.add_argument("sentence2")
+    predict.set_defaults(handler=cmd_predict)
+
+    tokenize = sub.add_parser("tokenize", help="tokens, input_ids, token_type_ids and attention_mask of a pair")
+    tokenize.add_argument("--model", default="bundled", help="whose tokenizer (default bundled)")
+    tokenize.add_argument("--max-length", type=int, default=None)
+    tokenize.add_argument("sentence1")
+    tokenize.add_argument("sentence2")
+    tokenize.set_defaults(handler=cmd_tokenize)
+
+    data = sub.add_parser("data", help="splits, rows and label balance of a data source")
+    data.add_argument("--data", default="sample")
+    data.set_defaults(handler=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except FinetuneError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

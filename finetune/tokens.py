@@ -1,0 +1,53 @@
+"""What the tokenizer makes of sentence pairs: one pair in detail, a padded batch, and a whole DatasetDict."""
+from __future__ import annotations
+
+MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+
+
+def tokenize_pair(tokenizer, sentence1: str, sentence2: str, max_length: int | None = None) -> dict:
+    """Tokens and the three id lists for one pair, with the positions of the special tokens.
+
+    `token_type_ids` is left out for tokenizers that have none (DistilBERT's, for one).
+    """
+    encoded = tokenizer(sentence1, sentence2, truncation=True, max_length=max_length)
+    ids = encoded["input_ids"]
+    view = {"tokens": tokenizer.convert_ids_to_tokens(ids)}
+    view.update({key: list(encoded[key]) for key in MODEL_INPUTS if key in encoded})
+    special = set(tokenizer.all_special_ids)
+    view["special_positions"] = [i for i, token_id in enumerate(ids) if token_id in special]
+    return view
+
+
+def padded_batch(tokenizer, pairs: list[tuple[str, str]], max_length: int | None = None) -> dict:
+    """The batch DataCollatorWithPadding builds from these pairs: each row padded to the longest one."""
+    from transformers import DataCollatorWithPadding
+
+    features = [
+        {k: v for k, v in tokenizer(s1, s2, truncation=True, max_length=max_length).items() if k in MODEL_INPUTS}
+        for s1, s2 in pairs
+    ]
+    batch = DataCollatorWithPadding(tokenizer=tokenizer, return_tensors="np")(features)
+    out = {key: batch[key].tolist() for key in MODEL_INPUTS if key in batch}
+    out["tokens"] = [tokenizer.convert_ids_to_tokens(row) for row in out["input_ids"]]
+    out["lengths"] = [len(f["input_ids"]) for f in features]
+    out["shape"] = list(batch["input_ids"].shape)
+    out["pad_token"] = tokenizer.pad_token
+    return out
+
+
+def tokenize_dataset(dataset_dict, tokenizer, max_length: int | None = None):
+    """The course's batched `map`: adds the model inputs (and `length`, for length-grouped batching)."""
+
+    def encode(batch):
+        encoded = tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_length)
+        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        return encoded
+
+    return dataset_dict.map(encode, batched=True, desc="Tokenizing")
+
+
+def collator(tokenizer):
+    """Dynamic padding: each batch padded to its own longest pair, not to max_length."""
+    from transformers import DataCollatorWithPadding
+
+    return DataCollatorWithPadding(tokenizer=tokenizer)

@@ -1,0 +1,204 @@
+"""Fine-tuning with Trainer from a RunConfig, logging every step to the run folder's event log."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from finetune import FinetuneError, runs
+from finetune.config import RunConfig
+
+_signalled = {"stop": False}
+
+
+def _on_signal(signum, frame):
+    _signalled["stop"] = True
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def make_callback(run_dir: Path, echo: bool):
+    """A TrainerCallback that writes the event log (rank 0 only) and honours stop requests."""
+    from transformers import TrainerCallback
+
+    class RunCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                runs.append_event(run_dir, "progress", step=state.global_step, max_steps=state.max_steps,
+                                  epoch=state.epoch or 0.0, num_train_epochs=args.num_train_epochs)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs:
+                return
+            common = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0.0, 4)}
+            if "eval_loss" in logs:
+                event = runs.append_event(run_dir, "eval", **common, loss=logs["eval_loss"],
+                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"))
+            elif "loss" in logs:
+                event = runs.append_event(run_dir, "log", **common, loss=logs["loss"],
+                                          learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"))
+            else:
+                return
+            if echo:
+                shown = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in event.items() if k not in {"time", "max_steps"} and v is not None)
+                print(f"[{state.global_step}/{state.max_steps}] {shown}", flush=True)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if _signalled["stop"] or runs.stop_requested(run_dir):
+                control.should_training_stop = True
+                control.should_save = True
+
+    return RunCallback()
+
+
+def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device: str):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(run_dir / runs.CHECKPOINTS_DIR),
+        num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a fraction of all steps
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="steps",
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        save_total_limit=config.save_total_limit,
+        seed=config.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=device == "cpu",
+        train_sampling_strategy=config.sampling,
+        report_to="none",
+        disable_tqdm=not sys.stderr.isatty(),
+        dataloader_num_workers=0,
+    )
+
+
+def _prepare_data(config: RunConfig, tokenizer):
+    from finetune.data import load_mrpc
+    from finetune.tokens import tokenize_dataset
+
+    raw = load_mrpc(config.data)
+    if "validation" not in raw:
+        raise FinetuneError(f"data {config.data} has no validation split to evaluate on")
+    for split, limit in (("train", config.max_train_samples), ("validation", config.max_eval_samples)):
+        if limit is not None and limit < len(raw[split]):
+            raw[split] = raw[split].select(range(limit))
+    return raw, tokenize_dataset(raw, tokenizer, config.max_length)
+
+
+def _per_epoch(log_history: list[dict]) -> list[dict]:
+    return [{"epoch": round(h["epoch"], 4), "step": h["step"], "accuracy": h["eval_accuracy"], "f1": h["eval_f1"],
+             "loss": h["eval_loss"]} for h in log_history if "eval_accuracy" in h]
+
+
+def _write_predictions(trainer, raw_validation, tokenized_validation, run_dir: Path) -> dict:
+    """Score the final model on validation; keep each row's prediction for the Evaluate view."""
+    import numpy as np
+
+    from finetune.metrics import confusion_matrix, score
+
+    output = trainer.predict(tokenized_validation)
+    logits = output.predictions.astype("float64")
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    preds = probs.argmax(-1)
+    labels = np.asarray(raw_validation["label"])
+    if trainer.is_world_process_zero():
+        with open(run_dir / runs.PREDICTIONS_FILE, "w", encoding="utf-8") as out:
+            for row, pred, p in zip(raw_validation, preds, probs):
+                out.write(json.dumps({"idx": row["idx"], "sentence1": row["sentence1"], "sentence2": row["sentence2"],
+                                      "label": row["label"], "prediction": int(pred), "probabilities": [float(p[0]), float(p[1])]}) + "\n")
+    return {**score(preds, labels), "confusion_matrix": confusion_matrix(preds, labels), "n": int(len(labels))}
+
+
+def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = False) -> dict:
+    """Train (or resume) the run in `run_dir` to the end, a stop request or a failure; return metrics.json's content.
+
+    Every outcome is recorded in the event log; user-caused failures raise FinetuneError after that.
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = runs.last_checkpoint(run_dir) if resume else None
+    if resume and checkpoint is None:
+        raise runs.RunError(f"{run_dir} has no complete checkpoint to resume from")
+    if not resume:
+        config.save(run_dir / runs.CONFIG_FILE)
+    (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
+    (run_dir / runs.PID_FILE).write_text(str(os.getpid()))
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    _signalled["stop"] = False
+    try:
+        return _train(config, run_dir, checkpoint, echo)
+    except FinetuneError as err:
+        runs.append_event(run_dir, "status", status="failed", reason=str(err))
+        raise
+    except KeyboardInterrupt:
+        runs.append_event(run_dir, "status", status="stopped", reason="interrupted by the user",
+                          checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+        raise
+    except Exception as err:
+        (run_dir / "error.log").write_text(traceback.format_exc())
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        runs.append_event(run_dir, "status", status="failed", reason=reason, details=str(run_dir / "error.log"))
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool) -> dict:
+    from transformers import Trainer
+
+    from finetune.device import detect_device, resolve_precision
+    from finetune.metrics import compute_metrics
+    from finetune.models import load_classifier, load_tokenizer
+    from finetune.tokens import collator
+
+    device = detect_device()
+    precision = resolve_precision(config.precision, device)
+    runs.append_event(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
+                      device=device, precision=precision, checkpoint=str(checkpoint or ""))
+    tokenizer = load_tokenizer(config.model)
+    raw, tokenized = _prepare_data(config, tokenizer)
+    model = load_classifier(config.model, seed=config.seed)
+    args = _training_arguments(config, run_dir, precision, device)
+    trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
+                      processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
+                      callbacks=[make_callback(run_dir, echo)])
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    if _signalled["stop"] or runs.stop_requested(run_dir):
+        runs.append_event(run_dir, "status", status="stopped", step=trainer.state.global_step,
+                          checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+        return {}
+    final = _write_predictions(trainer, raw["validation"], tokenized["validation"], run_dir)
+    metrics = {
+        "model": config.model, "data": config.data, "preset": config.preset, "device": device, "precision": precision,
+        "world_size": args.world_size, "train_rows": len(tokenized["train"]), "validation_rows": final["n"],
+        "final": final, "per_epoch": _per_epoch(trainer.state.log_history),
+        "train_seconds": round(seconds, 2), "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step, "peak_rss_mb": peak_rss_mb(),
+    }
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(run_dir / runs.MODEL_DIR))
+        tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
+        (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+        runs.append_event(run_dir, "status", status="finished", accuracy=final["accuracy"], f1=final["f1"],
+                          seconds=metrics["train_seconds"])
+    return metrics

@@ -1,0 +1,134 @@
+"""The command line end to end, as a user runs it: train, stop, resume, evaluate, predict, tokenize, and its errors."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from finetune import runs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, check=True, **kwargs):
+    done = subprocess.run([sys.executable, "-m", "finetune", *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                          timeout=600, **kwargs)
+    if check and done.returncode != 0:
+        raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def tiny_train_args(model, out, *extra):
+    return ["train", "--model", model, "--data", "sample", "--output-dir", out, "--precision", "fp32",
+            "--batch-size", "16", "--learning-rate", "1e-3", "--max-eval-samples", "48", *extra]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_bert):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    done = cli(*tiny_train_args(tiny_bert, out, "--epochs", "1", "--max-train-samples", "64"))
+    assert "finished in" in done.stdout and "validation accuracy" in done.stdout
+    return out
+
+
+def test_train_leaves_a_finished_run_and_prints_progress(trained_run):
+    assert runs.run_status(trained_run) == "finished"
+    assert (trained_run / "model" / "model.safetensors").is_file()
+    assert json.loads((trained_run / "metrics.json").read_text())["final"]["n"] == 48
+
+
+def test_evaluate_prints_one_json_object_consistent_with_its_confusion_matrix(trained_run):
+    result = json.loads(cli("evaluate", "--model", trained_run, "--data", "sample", "--json").stdout)
+    assert set(result) == {"accuracy", "f1", "confusion_matrix", "n"}
+    (tn, fp), (fn, tp) = result["confusion_matrix"]
+    assert result["n"] == 100 == tn + fp + fn + tp
+    assert result["accuracy"] == pytest.approx((tn + tp) / 100)
+    assert result["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+
+
+def test_predict_answers_with_a_label_and_probabilities_that_sum_to_one(trained_run):
+    answer = json.loads(cli("predict", "--model", trained_run, "The cat sat on the mat.", "A cat was sitting on the mat.").stdout)
+    assert answer["label"] in {"equivalent", "not_equivalent"}
+    assert set(answer["probabilities"]) == {"equivalent", "not_equivalent"}
+    assert abs(sum(answer["probabilities"].values()) - 1) < 1e-5
+    assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
+
+
+def test_tokenize_prints_tokens_and_the_three_id_lists():
+    view = json.loads(cli("tokenize", "--model", "bundled", "He left.", "She stayed.").stdout)
+    assert view["tokens"] == ["[CLS]", "he", "left", ".", "[SEP]", "she", "stayed", ".", "[SEP]"]
+    assert view["token_type_ids"] == [0] * 5 + [1] * 4
+    assert view["attention_mask"] == [1] * 9 and len(view["input_ids"]) == 9
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--learning-rate", "0"], "learning rate"),
+    (["train", "--epochs", "-1"], "epochs"),
+    (["train", "--data", "/no/such/place"], "/no/such/place"),
+    (["train", "--model", "/no/such/model"], "does not exist"),
+    (["predict", "--model", "/no/such/model", "a", "b"], "does not exist"),
+    (["train", "--model", "bert-base-uncased", "--max-train-samples", "8"], "--model bundled"),
+])
+def test_user_errors_exit_non_zero_with_one_line_and_no_traceback(args, words, tmp_path):
+    done = cli(*args, "--output-dir", tmp_path / "out", check=False) if args[0] == "train" else cli(*args, check=False)
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
+def test_bad_data_is_refused_naming_file_row_and_fault(tmp_path):
+    bad = tmp_path / "pairs.csv"
+    bad.write_text("sentence1,sentence2,label\nfine,also fine,1\nsecond,row,7\n")
+    done = cli("train", "--data", bad, "--output-dir", tmp_path / "out", check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "pairs.csv" in done.stderr and "7" in done.stderr
+    assert not (tmp_path / "out" / "model").exists()
+
+
+def test_a_non_empty_output_dir_is_refused(trained_run):
+    done = cli("train", "--output-dir", trained_run, check=False)
+    assert done.returncode == 2 and "--resume" in done.stderr
+
+
+def _wait_for_step(run_dir, step, process):
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        events, _ = runs.read_events(run_dir)
+        if any(e["type"] == "log" and e["step"] >= step for e in events):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no log at step {step}: {process.poll()=}")
+
+
+@pytest.mark.parametrize("how", ["stop-file", "sigterm"])
+def test_a_stopped_run_saves_a_checkpoint_and_resumes_to_the_end(tmp_path, tiny_bert, how):
+    out = tmp_path / "run"
+    args = tiny_train_args(tiny_bert, out, "--epochs", "3", "--max-train-samples", "128", "--logging-steps", "1", "--batch-size", "2")
+    process = subprocess.Popen([sys.executable, "-m", "finetune", *map(str, args)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_step(out, 3, process)
+    if how == "stop-file":
+        runs.request_stop(out)
+    else:
+        os.kill(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=300) == 0
+    assert runs.run_status(out) == "stopped"
+    checkpoint = runs.last_checkpoint(out)
+    stopped_at = int(checkpoint.name.split("-")[1])
+    events, _ = runs.read_events(out)
+    max_steps = next(e["max_steps"] for e in events if e["type"] == "progress")
+    assert 3 <= stopped_at < max_steps
+    assert not (out / "model").exists()
+
+    cli("train", "--resume", out)
+    events, _ = runs.read_events(out)
+    assert [e["status"] for e in events if e["type"] == "status"] == ["started", "stopped", "resumed", "finished"]
+    resumed_at = next(i for i, e in enumerate(events) if e.get("status") == "resumed")
+    later_steps = [e["step"] for e in events[resumed_at:] if e["type"] == "log"]
+    assert later_steps and min(later_steps) > stopped_at and max(later_steps) == max_steps
+    assert json.loads((out / "metrics.json").read_text())["steps"] == max_steps
