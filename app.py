@@ -1,9 +1,8 @@
 """The finetune web app: `python app.py` serves it (offline defaults: the bundled model and sample data)."""
-import gradio as gr
-
 from finetune.ui import build_app
+from finetune.ui.app import THEME
 
 demo = build_app()
 
 if __name__ == "__main__":
-    demo.launch()
+    demo.launch(theme=THEME)

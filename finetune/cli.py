@@ -4,17 +4,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 from finetune import FinetuneError
 from finetune.config import PRECISIONS, PRESETS, SAMPLING, RunConfig
 
 _CHOICES = {"preset": tuple(PRESETS), "precision": PRECISIONS, "sampling": SAMPLING}
+ALL = "all"  # an optional limit's "no limit", even where the preset sets one (demo's max_train_samples)
 
 
-def _positive_type(kind):
+def _positive_type(kind, optional=False):
     def parse(text):
+        if optional and text == ALL:
+            return ALL
         try:
             return kind(text)
         except ValueError:
@@ -27,9 +30,11 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One flag per RunConfig field, so the CLI and the form can never drift apart."""
     for f in fields(RunConfig):
         kind = {"float": float, "int": int, "int | None": int}.get(str(f.type), str)
+        optional = str(f.type).endswith("| None")
         default = f.default if f.default is not MISSING else None
         shown = f" (preset's value if not given)" if f.name not in ("model", "data", "preset", "seed") else f" (default {default})"
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=_positive_type(kind), default=None,
+        shown += f"; '{ALL}' for no limit" if optional else ""
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=_positive_type(kind, optional), default=None,
                             choices=_CHOICES.get(f.name), help=f.metadata.get("help", "") + shown)
 
 
@@ -37,20 +42,28 @@ def _emit(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
+def config_from_args(args) -> RunConfig:
+    """The RunConfig that the train command's flags describe: the preset, then each flag given on top."""
+    settings = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
+    unlimited = dict.fromkeys((name for name, value in settings.items() if value == ALL), None)
+    given = {name: value for name, value in settings.items() if name not in unlimited}
+    config = RunConfig.from_preset(given.pop("preset") or "default", **given)
+    return replace(config, **unlimited).validate()
+
+
 def cmd_train(args) -> int:
     from finetune import runs
     from finetune.train import train
 
-    settings = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / runs.CONFIG_FILE).is_file():
             raise runs.RunError(f"{run_dir} is not a run folder (no {runs.CONFIG_FILE})")
         config = RunConfig.load(run_dir / runs.CONFIG_FILE)
     else:
-        config = RunConfig.from_preset(settings.pop("preset") or "default", **settings).validate()
+        config = config_from_args(args)
         run_dir = Path(args.output_dir) if args.output_dir else runs.new_run_dir(config.model)
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if run_dir.exists() and any(p.name not in runs.LAUNCH_FILES for p in run_dir.iterdir()):
             raise runs.RunError(f"{run_dir} is not empty; choose another --output-dir, or continue a stopped run with --resume {run_dir}")
     print(f"run folder: {run_dir}", flush=True)
     metrics = train(config, run_dir, resume=bool(args.resume), echo=True)

@@ -1,18 +1,28 @@
-"""A trained model loaded once, answering sentence pairs with a label and probabilities."""
+"""A trained model loaded once, answering sentence pairs with a label and probabilities, one by one or from a file."""
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
+from finetune import FinetuneError, runs
+from finetune.config import RunConfig
 from finetune.models import LABEL_NAMES, load_classifier, load_tokenizer
+
+PAIR_COLUMNS = ("sentence1", "sentence2")
 
 
 class Predictor:
-    """Load once, then `predict(s1, s2)` or `predict_batch(pairs)`; inference only, no gradients."""
+    """Load once, then `predict(s1, s2)` or `predict_batch(pairs)`; inference only, no gradients.
 
-    def __init__(self, model: str, max_length: int = 128):
+    `seed` matters only for a model without a trained head (a base model): it fixes the head's random weights.
+    """
+
+    def __init__(self, model: str, max_length: int = 128, seed: int | None = None):
         import torch
 
         self.torch = torch
         self.tokenizer = load_tokenizer(model)
-        self.model = load_classifier(model).eval()
+        self.model = load_classifier(model, seed=seed).eval()
         self.max_length = max_length
         labels = self.model.config.id2label
         self.labels = [labels.get(i, labels.get(str(i), name)) for i, name in enumerate(LABEL_NAMES)]
@@ -31,3 +41,47 @@ class Predictor:
 
     def predict(self, sentence1: str, sentence2: str) -> dict:
         return self.predict_batch([(sentence1, sentence2)])[0]
+
+
+@lru_cache(maxsize=4)
+def cached_predictor(model: str, seed: int | None = None) -> Predictor:
+    """One Predictor per model (and head seed) for the life of the process: the app answers without reloading."""
+    return Predictor(model, seed=seed)
+
+
+def run_predictor(run_dir: Path, base: bool = False) -> Predictor:
+    """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head."""
+    if not base:
+        return cached_predictor(str(Path(run_dir) / runs.MODEL_DIR))
+    config = RunConfig.load(Path(run_dir) / runs.CONFIG_FILE)
+    return cached_predictor(config.model, config.seed)
+
+
+def read_pairs(path: Path):
+    """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame."""
+    import pandas as pd
+
+    path = Path(path)
+    readers = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+               ".jsonl": lambda p: pd.read_json(p, lines=True), ".parquet": pd.read_parquet}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise FinetuneError(f"{path.name}: expected a .csv, .tsv, .jsonl or .parquet file")
+    try:
+        frame = reader(path)
+    except (ValueError, OSError) as err:
+        raise FinetuneError(f"{path.name} cannot be read: {str(err).splitlines()[0]}") from err
+    missing = [column for column in PAIR_COLUMNS if column not in frame.columns]
+    if missing:
+        raise FinetuneError(f"{path.name} has no column {', '.join(missing)} (it has {', '.join(map(str, frame.columns))})")
+    return frame
+
+
+def predict_file(predictor: Predictor, path: Path, out_path: Path):
+    """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV."""
+    frame = read_pairs(path)
+    answers = predictor.predict_batch(list(zip(frame["sentence1"].astype(str), frame["sentence2"].astype(str))))
+    frame["prediction"] = [answer["label"] for answer in answers]
+    frame["p_equivalent"] = [answer["probabilities"][predictor.labels[1]] for answer in answers]
+    frame.to_csv(out_path, index=False)
+    return frame

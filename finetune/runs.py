@@ -16,6 +16,8 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 STOP_FILE = "STOP"
 PID_FILE = "pid"
+LOG_FILE = "output.log"  # the training process's stdout and stderr when the app starts it
+LAUNCH_FILES = {LOG_FILE, PID_FILE, EVENTS_FILE}  # what the app writes into a new run folder before the CLI starts
 CHECKPOINTS_DIR = "checkpoints"
 MODEL_DIR = "model"
 ACTIVE = {"started", "resumed"}
@@ -108,9 +110,14 @@ def read_metrics(run_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def is_run_dir(path: Path) -> bool:
+    """A folder with a config or an event log (a run that failed before saving its config has only the log)."""
+    return (Path(path) / CONFIG_FILE).is_file() or (Path(path) / EVENTS_FILE).is_file()
+
+
 def list_runs(parent: Path | None = None) -> list[Path]:
     """Run folders under `parent`, newest first."""
     parent = parent or runs_dir()
     if not parent.is_dir():
         return []
-    return sorted((p for p in parent.iterdir() if (p / CONFIG_FILE).is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted((p for p in parent.iterdir() if is_run_dir(p)), key=lambda p: p.stat().st_mtime, reverse=True)

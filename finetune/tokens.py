@@ -51,3 +51,25 @@ def collator(tokenizer):
     from transformers import DataCollatorWithPadding
 
     return DataCollatorWithPadding(tokenizer=tokenizer)
+
+
+SPECIAL = "special"
+SEGMENTS = ("sentence 1 (type 0)", "sentence 2 (type 1)")
+
+
+def segments(view: dict) -> list[tuple[str, str]]:
+    """Each token of tokenize_pair's view with its part: special, sentence 1 or sentence 2.
+
+    Without token_type_ids (DistilBERT) the part is read from the position of the first separator.
+    """
+    special = set(view["special_positions"])
+    separator = view["special_positions"][1] if len(view["special_positions"]) > 1 else len(view["tokens"])
+    types = view.get("token_type_ids") or [int(i > separator) for i in range(len(view["tokens"]))]
+    return [(token, SPECIAL if i in special else SEGMENTS[types[i]]) for i, token in enumerate(view["tokens"])]
+
+
+def pair_rows(view: dict) -> list[dict]:
+    """One row per position: the token, its input_id, token_type_id (where the model has them), attention_mask."""
+    special = set(view["special_positions"])
+    return [{"position": i, "token": token, **{key: view[key][i] for key in MODEL_INPUTS if key in view},
+             "special": i in special} for i, token in enumerate(view["tokens"])]

@@ -25,12 +25,31 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _quiet_progress_bars() -> None:
+    """Progress bars written to a log file are noise: the event log already tells the progress."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+
+
+def _describe(event: dict) -> str:
+    """One readable progress line for a log or eval event."""
+    where = f"step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}"
+    if event["type"] == "eval":
+        return f"{where}  validation: accuracy {event['accuracy']:.4f}  F1 {event['f1']:.4f}  loss {event['loss']:.4f}"
+    eta = f"  ETA {event['eta_seconds'] // 60:.0f}:{event['eta_seconds'] % 60:02.0f}" if event.get("eta_seconds") is not None else ""
+    return f"{where}  loss {event['loss']:.4f}  learning rate {event['learning_rate']:.3g}{eta}"
+
+
 def make_callback(run_dir: Path, echo: bool):
     """A TrainerCallback that writes the event log (rank 0 only) and honours stop requests."""
     from transformers import TrainerCallback
 
     class RunCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
+            self.clock = (time.monotonic(), state.global_step)
             if state.is_world_process_zero:
                 runs.append_event(run_dir, "progress", step=state.global_step, max_steps=state.max_steps,
                                   epoch=state.epoch or 0.0, num_train_epochs=args.num_train_epochs)
@@ -43,14 +62,17 @@ def make_callback(run_dir: Path, echo: bool):
                 event = runs.append_event(run_dir, "eval", **common, loss=logs["eval_loss"],
                                           accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"))
             elif "loss" in logs:
-                event = runs.append_event(run_dir, "log", **common, loss=logs["loss"],
-                                          learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"))
+                event = runs.append_event(run_dir, "log", **common, loss=logs["loss"], learning_rate=logs.get("learning_rate"),
+                                          grad_norm=logs.get("grad_norm"), eta_seconds=self._eta(state))
             else:
                 return
             if echo:
-                shown = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                 for k, v in event.items() if k not in {"time", "max_steps"} and v is not None)
-                print(f"[{state.global_step}/{state.max_steps}] {shown}", flush=True)
+                print(_describe(event), flush=True)
+
+        def _eta(self, state) -> float | None:
+            started, first_step = self.clock
+            done = state.global_step - first_step
+            return round((time.monotonic() - started) / done * (state.max_steps - state.global_step), 1) if done else None
 
         def on_step_end(self, args, state, control, **kwargs):
             if _signalled["stop"] or runs.stop_requested(run_dir):
@@ -113,7 +135,11 @@ def _write_predictions(trainer, raw_validation, tokenized_validation, run_dir: P
     from finetune.metrics import confusion_matrix, score
 
     output = trainer.predict(tokenized_validation)
-    logits = output.predictions.astype("float64")
+    # Length-grouped batching hands the rows to predict in its sampler's order: put each answer back on its row.
+    sampler = trainer._get_eval_sampler(tokenized_validation)
+    order = np.asarray(list(sampler) if sampler is not None else range(len(tokenized_validation)))
+    logits = np.empty(output.predictions.shape, dtype="float64")
+    logits[order] = output.predictions
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     preds = probs.argmax(-1)
@@ -162,13 +188,15 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
 
 
 def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool) -> dict:
-    from transformers import Trainer
+    from transformers import PrinterCallback, Trainer
 
     from finetune.device import detect_device, resolve_precision
     from finetune.metrics import compute_metrics
     from finetune.models import load_classifier, load_tokenizer
     from finetune.tokens import collator
 
+    if not sys.stderr.isatty():
+        _quiet_progress_bars()
     device = detect_device()
     precision = resolve_precision(config.precision, device)
     runs.append_event(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
@@ -179,7 +207,9 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     args = _training_arguments(config, run_dir, precision, device)
     trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
                       processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
-                      callbacks=[make_callback(run_dir, echo)])
+                      callbacks=[make_callback(run_dir, echo and args.disable_tqdm)])
+    if args.disable_tqdm:
+        trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started

@@ -42,7 +42,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_words()]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizer(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    BertTokenizer(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=128, num_labels=2)
     BertForSequenceClassification(config).save_pretrained(folder)
@@ -57,7 +57,7 @@ def tiny_distilbert(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-distilbert")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_words()]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    DistilBertTokenizer(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    DistilBertTokenizer(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
     config = DistilBertConfig(vocab_size=len(vocab), dim=32, n_layers=1, n_heads=2, hidden_dim=64, max_position_embeddings=128)
     DistilBertForSequenceClassification(config).save_pretrained(folder)
     return folder

@@ -132,3 +132,18 @@ def test_a_stopped_run_saves_a_checkpoint_and_resumes_to_the_end(tmp_path, tiny_
     later_steps = [e["step"] for e in events[resumed_at:] if e["type"] == "log"]
     assert later_steps and min(later_steps) > stopped_at and max(later_steps) == max_steps
     assert json.loads((out / "metrics.json").read_text())["steps"] == max_steps
+
+
+def test_a_hub_model_in_the_local_cache_is_used_offline(tmp_path, tiny_bert):
+    """A class that fetched a model on an online day can use it by its Hub id with no network."""
+    snapshot = tmp_path / "hf" / "hub" / "models--test-org--tiny-bert" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    for item in tiny_bert.iterdir():
+        (snapshot / item.name).write_bytes(item.read_bytes())
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0123abcd")
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_HUB_OFFLINE")  # found unreachable by the probe, not told
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"
+    view = json.loads(cli("tokenize", "--model", "test-org/tiny-bert", "a court", "the city", env=env).stdout)
+    assert view["tokens"] == ["[CLS]", "a", "court", "[SEP]", "the", "city", "[SEP]"]

@@ -1,26 +1,32 @@
-"""Assembles the page; until the tabs land it explains what exists and how to use it from the command line."""
+"""Assembles the page: one tab per step of the course chapter, the links between tabs, and the API."""
 import gradio as gr
 
-INTRO = """
-# finetune: BERT on MRPC, step by step
+from finetune.ui.api import create_api
+from finetune.ui.data import create_data_tab
+from finetune.ui.evaluate import create_evaluate_tab
+from finetune.ui.playground import create_playground_tab
+from finetune.ui.tokens import create_tokens_tab
+from finetune.ui.train import create_train_tab
 
-Fine-tune a pretrained BERT-family model on GLUE MRPC (is sentence 2 a paraphrase of sentence 1?),
-as the Hugging Face course's *Fine-tuning a pretrained model* chapter does, on your own machine and offline.
-
-The interactive tabs (Data, Tokens, Train, Evaluate, Playground) are being built. The same core already
-runs from the command line:
-
-```bash
-python -m finetune data --data sample                        # splits and label balance
-python -m finetune tokenize "He left." "She stayed."         # tokens, input_ids, token_type_ids, attention_mask
-python -m finetune train --model bundled --data sample       # fine-tune all-MiniLM-L6-v2; see runs/
-python -m finetune evaluate --model runs/<run> --json        # accuracy, F1, confusion matrix
-python -m finetune predict --model runs/<run> "A" "B"        # label and probabilities
-```
-"""
+TITLE = "finetune: BERT on MRPC, step by step"
+INTRO = f"""# {TITLE}
+Fine-tune a pretrained BERT-family model on GLUE MRPC (is sentence 2 a paraphrase of sentence 1?) as the Hugging Face
+course's chapter *Fine-tuning a pretrained model* does, on this machine: one tab per step."""
+THEME = gr.themes.Soft()
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="finetune: BERT on MRPC") as app:
+    with gr.Blocks(title=TITLE) as app:
+        create_api()  # first, so its endpoints get their plain names
         gr.Markdown(INTRO)
+        with gr.Tabs():
+            data = create_data_tab(app)
+            tokens = create_tokens_tab(app)
+            train = create_train_tab(app)
+            create_evaluate_tab(app)
+            create_playground_tab(app)
+        # The data loaded in the Data tab is what Train trains on and what Tokens batches.
+        data.source.change(lambda source: (source, source), data.source, [train.data, tokens.source], api_visibility="private")
+        # Tokens shows the tokenizer of the model chosen for training.
+        train.model.change(lambda model: model, train.model, tokens.model, api_visibility="private")
     return app

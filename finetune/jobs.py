@@ -1,0 +1,246 @@
+"""Trainings as child processes of the app: start, resume and stop them, and summarise a run from its folder."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from finetune import runs
+from finetune.cli import ALL
+from finetune.config import ConfigError, RunConfig
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+STARTING = "starting"  # the status the app records between spawning the CLI and its "started"
+LIVE = {STARTING, "running"}
+RESUMABLE = {"stopped", "interrupted", "failed"}
+LOG_TAIL_BYTES = 16_384
+LOG_TAIL_LINES = 20
+NO_FINISHED_RUN = ("no finished run yet: start one in the Train tab (the demo preset takes a few minutes on a laptop) "
+                   "or with: python -m finetune train --preset demo")
+
+
+def run_id(run_dir: Path) -> str:
+    return Path(run_dir).name
+
+
+def find_run(name: str) -> Path:
+    """The run folder called `name` under runs_dir(); only plain names, so no request reaches outside it."""
+    name = str(name or "").strip()
+    folder = runs.runs_dir() / name
+    if not name or Path(name).name != name or name in {".", ".."} or not runs.is_run_dir(folder):
+        raise runs.RunError(f"no run named {name!r} in {runs.runs_dir()}")
+    return folder
+
+
+def cli_args(config: RunConfig) -> list[str]:
+    """The `python -m finetune train` flags that rebuild exactly this config (every field, so presets cannot interfere)."""
+    args = []
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(config, f.name)
+        args += [f"--{f.name.replace('_', '-')}", ALL if value is None else str(value)]
+    return args
+
+
+def checked(config: RunConfig) -> RunConfig:
+    """The config with whole numbers where the CLI expects them, validated; ConfigError otherwise."""
+    whole = {}
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(config, f.name)
+        if str(f.type).startswith("int") and value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+                raise ConfigError(f"{f.name.replace('_', ' ')} must be a whole number, got {value!r}")
+            whole[f.name] = int(value)
+    return dataclasses.replace(config, **whole).validate()
+
+
+def _check_sources(config: RunConfig) -> None:
+    """Refuse a missing model folder or data file at once, rather than through a failed run seconds later."""
+    from finetune.data import HUB_SOURCES, DataError
+    from finetune.models import resolve_model
+
+    resolve_model(config.model)
+    if config.data != "sample" and config.data not in HUB_SOURCES and not Path(config.data).expanduser().exists():
+        raise DataError(f"data {config.data} does not exist: use 'sample', 'hub', or a file or folder on the server")
+
+
+def start(config: RunConfig) -> Path:
+    """Launch `python -m finetune train` for this config in a new run folder; return the folder at once."""
+    config = checked(config)
+    _check_sources(config)
+    run_dir = runs.new_run_dir(config.model).resolve()
+    _spawn(["train", *cli_args(config), "--output-dir", str(run_dir)], run_dir)
+    return run_dir
+
+
+def resume(run_dir: Path) -> Path:
+    """Continue a stopped, interrupted or failed run from its last checkpoint, in a new child process."""
+    state = status(run_dir)
+    if state["state"] not in RESUMABLE:
+        raise runs.RunError(f"run {run_id(run_dir)} is {state['state']}: only a stopped, interrupted or failed run can resume")
+    if not state["resumable"]:
+        raise runs.RunError(f"run {run_id(run_dir)} has no checkpoint to resume from; start a new run instead")
+    _spawn(["train", "--resume", str(Path(run_dir).resolve())], Path(run_dir))
+    return Path(run_dir)
+
+
+def stop(run_dir: Path) -> None:
+    """Ask a live run to save a checkpoint and end as stopped; one still starting up is ended at once."""
+    state = status(run_dir)["state"]
+    if state not in LIVE:
+        raise runs.RunError(f"run {run_id(run_dir)} is {state}, not running: nothing to stop")
+    runs.request_stop(run_dir)
+    if state == STARTING:  # the CLI clears STOP when training begins; SIGTERM reaches it in either phase
+        try:
+            os.kill(int((Path(run_dir) / runs.PID_FILE).read_text()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+
+
+def _spawn(cli: list[str], run_dir: Path) -> None:
+    """The child writes into the run folder's log (never a pipe nobody reads) in its own session."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+    with open(run_dir / runs.LOG_FILE, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "finetune", *cli], stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    (run_dir / runs.PID_FILE).write_text(str(process.pid))
+    runs.append_event(run_dir, "status", status=STARTING, pid=process.pid, command=["python", "-m", "finetune", *cli])
+    threading.Thread(target=_reap, args=(process, run_dir), name=f"reap-{run_dir.name}", daemon=True).start()
+
+
+def _reap(process: subprocess.Popen, run_dir: Path) -> None:
+    """Wait for the child (so it leaves no zombie) and record how it ended if it could not say so itself."""
+    code = process.wait()
+    last = _last_status(runs.read_events(run_dir)[0])
+    if last in runs.FINAL:
+        return
+    if last == STARTING and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
+        runs.append_event(run_dir, "status", status="stopped", reason="stopped before training began")
+    else:
+        runs.append_event(run_dir, "status", status="failed", reason=crash_reason(run_dir, code), exit_code=code)
+
+
+def crash_reason(run_dir: Path, code: int | None) -> str:
+    """One line on why a training process died without recording it: the signal, or its last error line."""
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = " (most often the machine running out of memory)" if -code == signal.SIGKILL else ""
+        return f"the training process was killed by {name}{hint}"
+    lines = [line.strip() for line in log_tail(run_dir).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:") or "Error" in line.split(":")[0]]
+    said = (errors or lines or ["no output"])[-1]
+    return said if code is None else f"{said} (exit code {code})"
+
+
+def _last_status(events: list[dict]) -> str | None:
+    statuses = [e["status"] for e in events if e["type"] == "status"]
+    return statuses[-1] if statuses else None
+
+
+def _pid_alive(run_dir: Path) -> bool:
+    try:
+        os.kill(int((Path(run_dir) / runs.PID_FILE).read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _state(run_dir: Path, events: list[dict]) -> tuple[str, str | None]:
+    """The run's state and, when it ended badly, why."""
+    last = _last_status(events)
+    reason = next((e.get("reason") for e in reversed(events) if e["type"] == "status"), None)
+    if last == STARTING:
+        return (STARTING, None) if _pid_alive(run_dir) else ("failed", crash_reason(run_dir, None))
+    state = runs.run_status(run_dir)
+    if state == "interrupted":
+        return state, "the training process is gone (killed, or the machine restarted) before it could finish"
+    return state, reason if state in {"stopped", "failed"} else None
+
+
+def _eta(events: list[dict], max_steps: int | None, now: float) -> float | None:
+    """Seconds left, from the pace since the current (re)start; None until two points are known."""
+    begin = max((i for i, e in enumerate(events) if e.get("status") in runs.ACTIVE), default=None)
+    if begin is None or not max_steps:
+        return None
+    timed = [(e["step"], e["time"]) for e in events[begin:] if e["type"] in {"progress", "log", "eval"}]
+    if len(timed) < 2 or timed[-1][0] <= timed[0][0]:
+        return None
+    (step0, t0), (step1, t1) = timed[0], timed[-1]
+    per_step = (t1 - t0) / (step1 - step0)
+    return max(0.0, (max_steps - step1) * per_step - (now - t1))
+
+
+def status(run_dir: Path) -> dict:
+    """Everything the app shows about a run, read from its folder alone (so any page or client can ask)."""
+    run_dir = Path(run_dir)
+    events, _ = runs.read_events(run_dir)
+    state, reason = _state(run_dir, events)
+    stepped = [e for e in events if e["type"] in {"progress", "log", "eval"}]
+    logs = [e for e in events if e["type"] == "log"]
+    latest = stepped[-1] if stepped else {}
+    final = runs.read_metrics(run_dir) if state == "finished" else None
+    config = RunConfig.load(run_dir / runs.CONFIG_FILE) if (run_dir / runs.CONFIG_FILE).is_file() else None
+    max_steps = latest.get("max_steps")
+    return {
+        "run": run_id(run_dir), "state": state, "reason": reason,
+        "model": config.model if config else None, "data": config.data if config else None,
+        "preset": config.preset if config else None,
+        "step": latest.get("step", 0), "max_steps": max_steps, "epoch": latest.get("epoch", 0.0),
+        "loss": logs[-1]["loss"] if logs else None, "learning_rate": logs[-1].get("learning_rate") if logs else None,
+        "evaluations": [{k: e.get(k) for k in ("epoch", "step", "accuracy", "f1", "loss")} for e in events if e["type"] == "eval"],
+        "metrics": final["final"] if final else None,
+        "eta_seconds": _eta(events, max_steps, time.time()) if state == "running" else None,
+        "resumable": state in RESUMABLE and runs.last_checkpoint(run_dir) is not None,
+    }
+
+
+def loss_curve(run_dir: Path) -> list[dict]:
+    """Points for the live chart: training loss per logging step, validation loss, accuracy and F1 per evaluation.
+
+    A step logged twice (a crashed run resumed from an earlier checkpoint) keeps its latest value.
+    """
+    series = {"log": [("loss", "training loss")],
+              "eval": [("loss", "validation loss"), ("accuracy", "validation accuracy"), ("f1", "validation F1")]}
+    points: dict[tuple[str, int], float] = {}
+    for event in runs.read_events(run_dir)[0]:
+        for key, name in series.get(event["type"], []):
+            if event.get(key) is not None:
+                points[(name, event["step"])] = event[key]
+    return [{"step": step, "value": value, "series": name} for (name, step), value in sorted(points.items(), key=lambda p: p[0][1])]
+
+
+def log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines the training process printed; for a run started from the command line, of its event log."""
+    path = Path(run_dir) / runs.LOG_FILE
+    if not path.is_file():
+        path = Path(run_dir) / runs.EVENTS_FILE
+        if not path.is_file():
+            return ""
+    with open(path, "rb") as log:
+        log.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+        text = log.read().decode("utf-8", errors="replace")
+    # Progress bars redraw with carriage returns: keep the last state of each line.
+    return "\n".join(line.split("\r")[-1] for line in text.splitlines()[-lines:])
+
+
+def list_summaries() -> list[dict]:
+    """status() of every run under runs_dir(), newest first."""
+    return [status(run_dir) for run_dir in runs.list_runs()]
+
+
+def finished_run(name: str = "") -> Path:
+    """The named run, which must have finished, or by default the most recent finished run."""
+    if name:
+        run_dir = find_run(name)
+        if runs.run_status(run_dir) != "finished":
+            raise runs.RunError(f"run {name} is {status(run_dir)['state']}: only a finished run has a model to ask")
+        return run_dir
+    latest = next((run_dir for run_dir in runs.list_runs() if runs.run_status(run_dir) == "finished"), None)
+    if latest is None:
+        raise runs.RunError(NO_FINISHED_RUN)
+    return latest

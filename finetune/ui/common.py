@@ -1,0 +1,40 @@
+"""What the tabs share: user errors shown as gr.Error, and the run lists of the dropdowns."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from finetune import FinetuneError, jobs
+
+NO_RUN_YET = ("No finished run yet. Start one in the **Train** tab (the *demo* preset takes a few minutes on a laptop), "
+              "or from a terminal: `python -m finetune train --preset demo`.")
+
+
+def user_errors(fn):
+    """Run fn; a FinetuneError (bad setting, data, model or run) becomes a gr.Error with its one-line message."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FinetuneError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+    return wrapper
+
+
+def run_label(summary: dict) -> str:
+    metrics = summary["metrics"]
+    scored = f" · acc {metrics['accuracy']:.3f} · F1 {metrics['f1']:.3f}" if metrics else ""
+    return f"{summary['run']} · {summary['state']}{scored}"
+
+
+def run_choices(finished_only: bool = False) -> list[tuple[str, str]]:
+    """(label, run name) pairs for a dropdown, newest first."""
+    return [(run_label(s), s["run"]) for s in jobs.list_summaries() if not finished_only or s["state"] == "finished"]
+
+
+def finished_runs_dropdown(selected: str | None = None) -> dict:
+    """A dropdown update listing the finished runs, keeping `selected` when it is still there, else the newest."""
+    choices = run_choices(finished_only=True)
+    names = [name for _, name in choices]
+    return gr.update(choices=choices, value=selected if selected in names else (names[0] if names else None))

@@ -1,0 +1,90 @@
+"""The Evaluate tab: a finished run's metrics against the references, its confusion matrix, mistakes, and runs compared."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+import pandas as pd
+
+from finetune import jobs, report, runs
+from finetune.data import LABEL_NAMES
+from finetune.metrics import REFERENCES
+from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
+
+EXPLAIN = """
+**Step 4: evaluation.** After each epoch the Trainer scores the validation split with `compute_metrics`.
+At the end, `trainer.predict(tokenized_datasets["validation"])` returns one row of two numbers (logits) per pair;
+`np.argmax(predictions, axis=-1)` picks the more likely label, and `evaluate`'s GLUE MRPC metric compares those
+with the labels: accuracy, and F1 of the `equivalent` class. Two references give the numbers their meaning.
+"""
+
+
+def _summary(run_name: str, metrics: dict) -> str:
+    final = metrics["final"]
+    lines = [f"### {run_name}", "| | accuracy | F1 |", "|---|---|---|",
+             f"| **this run** ({metrics['model']}, {metrics['validation_rows']} validation pairs) "
+             f"| **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
+    lines += [f"| {name} | {figures['accuracy']:.3f} | {figures['f1']:.3f} |" for name, figures in REFERENCES.items()]
+    lines.append(f"\nTrained on {metrics['train_rows']} pairs in {metrics['train_seconds']:.0f} s "
+                 f"({metrics['steps']} steps, {metrics['device']}, {metrics['precision']}). A run at or below "
+                 "*always 'equivalent'* has learned nothing yet: it answers the majority label.")
+    return "\n".join(lines)
+
+
+def _argmax(view: dict) -> str:
+    rows = "\n".join(f"  {probs}  →  argmax {pred}  (label {label})"
+                     for probs, pred, label in zip(view["head"], view["preds"], view["labels"]))
+    n = view["shape"][0]
+    return (f"predictions.shape = {tuple(view['shape'])}   # {n} validation pairs × 2 labels\n"
+            f"preds = np.argmax(predictions, axis=-1)\n\n"
+            f"first rows (as probabilities: softmax keeps the argmax):\n{rows}\n\n"
+            f"{view['correct']} of {n} preds equal the labels: accuracy {view['correct'] / n:.4f}")
+
+
+@user_errors
+def show_run(name: str | None):
+    if not name:
+        return NO_RUN_YET, None, None, "", None
+    run_dir = jobs.find_run(name)
+    metrics = runs.read_metrics(run_dir)
+    if metrics is None:
+        raise runs.RunError(f"run {name} has not finished: it has no metrics yet")
+    (tn, fp), (fn, tp) = metrics["final"]["confusion_matrix"]
+    confusion = pd.DataFrame({"true label": LABEL_NAMES, f"predicted {LABEL_NAMES[0]}": [tn, fn],
+                              f"predicted {LABEL_NAMES[1]}": [fp, tp]})
+    epochs = pd.DataFrame(report.per_epoch(run_dir), columns=["epoch", "step", "accuracy", "f1", "loss"])
+    wrong = pd.DataFrame(report.misclassified(run_dir),
+                         columns=["idx", "sentence1", "sentence2", "label", "prediction", "confidence", "p_equivalent"])
+    return _summary(name, metrics), epochs, confusion, _argmax(report.argmax_view(run_dir)), wrong
+
+
+def compare(names: list[str]):
+    return pd.DataFrame(report.comparison([jobs.find_run(name) for name in names or []]))
+
+
+def refresh(selected: str | None, compared: list[str] | None):
+    """The run lists anew (a run may have finished since), keeping the choices that still exist."""
+    dropdown = finished_runs_dropdown(selected)
+    finished = [name for _, name in dropdown["choices"]]
+    kept = [name for name in compared or [] if name in finished] or finished
+    return dropdown, gr.update(choices=dropdown["choices"], value=kept)
+
+
+def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
+    with gr.Tab("Evaluate", id="evaluate") as tab:
+        gr.Markdown(EXPLAIN)
+        run = gr.Dropdown(label="Finished run", choices=[], allow_custom_value=True)
+        summary = gr.Markdown(NO_RUN_YET, elem_id="eval-summary")
+        with gr.Row():
+            epochs = gr.Dataframe(label="Validation after each epoch", interactive=False)
+            confusion = gr.Dataframe(label="Confusion matrix (rows: true label)", interactive=False)
+        argmax = gr.Code(label="From predictions to labels", lines=10)
+        wrong = gr.Dataframe(label="Misclassified pairs, most confident first", interactive=False, wrap=True)
+        gr.Markdown("### Runs side by side")
+        compared = gr.Dropdown(label="Runs to compare", multiselect=True, choices=[], allow_custom_value=True)
+        comparison = gr.Dataframe(interactive=False, label="Settings and final validation metrics")
+
+    gr.on([tab.select, app.load], refresh, [run, compared], [run, compared], api_visibility="private")
+    run.change(show_run, run, [summary, epochs, confusion, argmax, wrong], api_visibility="private")
+    compared.change(compare, compared, comparison, api_visibility="private")
+    return SimpleNamespace(run=run)

@@ -1,0 +1,80 @@
+"""The Playground tab: a trained run answers sentence pairs, beside its untrained base model; batches from a file."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+
+from finetune import jobs
+from finetune.predict import predict_file, run_predictor
+from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
+
+EXAMPLES = [
+    ["The cat sat on the mat.", "A cat was sitting on the mat."],
+    ["The company's shares rose 5 percent on Monday.", "The company's shares fell sharply on Monday."],
+    ["He said the meeting would be held next week.", "The meeting will take place next week, he said."],
+    ["Revenue for the quarter was $2.1 billion.", "The weather in Paris was sunny all weekend."],
+]
+
+EXPLAIN = """
+**Step 5: use the fine-tuned model.** Type two sentences: the run's model says whether the second paraphrases the
+first. Beside it, the same pair through the base model the run started from, with the same freshly initialised
+classification head: what fine-tuning changed. By default the most recent finished run answers.
+"""
+
+
+def confidences(answer: dict) -> dict[str, float]:
+    return dict(answer["probabilities"])
+
+
+@user_errors
+def ask(name: str | None, sentence1: str, sentence2: str):
+    if not (sentence1 or "").strip() or not (sentence2 or "").strip():
+        raise gr.Error("type both sentences")
+    run_dir = jobs.finished_run(name or "")
+    tuned = run_predictor(run_dir).predict(sentence1, sentence2)
+    base = run_predictor(run_dir, base=True).predict(sentence1, sentence2)
+    return confidences(tuned), confidences(base)
+
+
+@user_errors
+def ask_file(name: str | None, upload: str | None):
+    if not upload:
+        raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2")
+    run_dir = jobs.finished_run(name or "")
+    out = Path(tempfile.mkdtemp(prefix="finetune-")) / f"{Path(upload).stem}-predictions.csv"
+    frame = predict_file(run_predictor(run_dir), Path(upload), out)
+    return frame, str(out)
+
+
+def refresh(selected: str | None):
+    dropdown = finished_runs_dropdown(selected)
+    return dropdown, gr.update(visible=not dropdown["choices"])
+
+
+def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
+    with gr.Tab("Playground", id="playground") as tab:
+        gr.Markdown(EXPLAIN)
+        none_yet = gr.Markdown(NO_RUN_YET, visible=False, elem_id="no-run-yet")
+        run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True)
+        with gr.Row():
+            sentence1 = gr.Textbox(label="sentence1", value=EXAMPLES[0][0])
+            sentence2 = gr.Textbox(label="sentence2", value=EXAMPLES[0][1])
+        gr.Examples(EXAMPLES, [sentence1, sentence2])
+        button = gr.Button("Is it a paraphrase?", variant="primary")
+        with gr.Row():
+            tuned = gr.Label(label="Fine-tuned run", elem_id="tuned-answer")
+            base = gr.Label(label="Base model, untrained head", elem_id="base-answer")
+        gr.Markdown("### A whole file")
+        with gr.Row():
+            upload = gr.File(label="Pairs to answer (.csv, .tsv, .jsonl, .parquet; columns sentence1, sentence2)",
+                             file_types=[".csv", ".tsv", ".jsonl", ".parquet"])
+            download = gr.File(label="Answers (CSV)")
+        answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
+
+    gr.on([tab.select, app.load], refresh, run, [run, none_yet], api_visibility="private")
+    gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private")
+    upload.upload(ask_file, [run, upload], [answers, download], api_visibility="private")
+    return SimpleNamespace(run=run)

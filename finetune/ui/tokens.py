@@ -1,0 +1,99 @@
+"""The Tokens tab: what the tokenizer makes of one sentence pair, and of a few pairs padded into one batch."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+import pandas as pd
+
+from finetune import browse
+from finetune.models import load_tokenizer
+from finetune.tokens import SEGMENTS, SPECIAL, padded_batch, pair_rows, segments, tokenize_pair
+from finetune.ui.common import user_errors
+
+EXAMPLES = [
+    ["Amrozi accused his brother, whom he called \"the witness\", of deliberately distorting his evidence.",
+     "Referring to him as only \"the witness\", Amrozi accused his brother of deliberately distorting his evidence."],
+    ["This is the first sentence.", "This is the second one."],
+    ["The cat sat on the mat.", "A cat was sitting on the mat."],
+]
+
+EXPLAIN_PAIR = """
+**Step 2: tokenizing a pair.** `tokenizer(sentence1, sentence2)` puts both sentences in one input:
+`[CLS] sentence 1 [SEP] sentence 2 [SEP]`. `input_ids` are the tokens' numbers in the vocabulary;
+`token_type_ids` say which sentence each token belongs to (0 for the first, including `[CLS]` and the first `[SEP]`,
+1 for the second); `attention_mask` is 1 for every real token. Special tokens are greyed. Models without
+`token_type_ids` (DistilBERT) tell the sentences apart by the `[SEP]` alone.
+"""
+
+EXPLAIN_BATCH = """
+**Dynamic padding.** `DataCollatorWithPadding` pads each batch to its own longest pair (not to a fixed length):
+shorter rows get the pad token, and `attention_mask` 0 there so the model ignores them.
+"""
+
+COLORS = {SPECIAL: "#d1d5db", SEGMENTS[0]: "#93c5fd", SEGMENTS[1]: "#fcd34d"}
+
+
+@user_errors
+def show_pair(model: str, sentence1: str, sentence2: str):
+    if not (sentence1 or "").strip() or not (sentence2 or "").strip():
+        raise gr.Error("type both sentences")
+    view = tokenize_pair(load_tokenizer(model or "bundled"), sentence1, sentence2)
+    summary = (f"{len(view['tokens'])} tokens; the model reads `input_ids` = `{view['input_ids']}`"
+               + ("" if "token_type_ids" in view else " (this tokenizer makes no `token_type_ids`)"))
+    return segments(view), pd.DataFrame(pair_rows(view)), summary
+
+
+@user_errors
+def pair_choices(source: str):
+    rows = browse.pairs(source or "sample")
+    choices = [(f"#{r['idx']}: {r['sentence1'][:70]}…", r["idx"]) for r in rows]
+    return gr.update(choices=choices, value=[idx for _, idx in choices[:4]])
+
+
+@user_errors
+def show_batch(model: str, source: str, chosen: list[int]):
+    if not chosen:
+        raise gr.Error("pick at least one pair")
+    rows = {r["idx"]: r for r in browse.pairs(source or "sample")}
+    batch = padded_batch(load_tokenizer(model or "bundled"), [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
+    names = [f"#{i}" for i in chosen]
+    tokens = pd.DataFrame(batch["tokens"], index=names).reset_index(names="pair")
+    mask = pd.DataFrame(batch["attention_mask"], index=names).reset_index(names="pair")
+    pads = sum(row.count(0) for row in batch["attention_mask"])
+    summary = (f"`input_ids.shape` = `{tuple(batch['shape'])}`: {len(chosen)} pairs, each padded to "
+               f"{batch['shape'][1]} tokens (lengths before padding: {batch['lengths']}); "
+               f"{pads} `{batch['pad_token']}` tokens added, with attention_mask 0.")
+    return summary, tokens, mask
+
+
+def create_tokens_tab(app: gr.Blocks) -> SimpleNamespace:
+    with gr.Tab("Tokens", id="tokens"):
+        gr.Markdown(EXPLAIN_PAIR)
+        with gr.Row():
+            model = gr.Textbox(value="bundled", label="Tokenizer of the model", scale=1,
+                               info="follows the model chosen in the Train tab")
+            sentence1 = gr.Textbox(value=EXAMPLES[0][0], label="sentence1", scale=2)
+            sentence2 = gr.Textbox(value=EXAMPLES[0][1], label="sentence2", scale=2)
+        gr.Examples(EXAMPLES, [sentence1, sentence2])
+        tokenize = gr.Button("Tokenize", variant="primary")
+        segmented = gr.HighlightedText(label="Tokens by segment", color_map=COLORS, show_legend=True,
+                                       show_inline_category=False, adjacent_separator=" ")
+        summary = gr.Markdown()
+        table = gr.Dataframe(label="Token by token", interactive=False)
+        gr.Markdown(EXPLAIN_BATCH)
+        source = gr.State("sample")
+        chosen = gr.Dropdown(label="Pairs to batch (from the data loaded in the Data tab)", multiselect=True, choices=[],
+                             allow_custom_value=True)
+        pad = gr.Button("Pad them into one batch")
+        batch_summary = gr.Markdown()
+        batch_tokens = gr.Dataframe(label="tokens (each row is one pair)", interactive=False)
+        batch_mask = gr.Dataframe(label="attention_mask", interactive=False)
+
+    pair = [segmented, table, summary]
+    gr.on([tokenize.click, sentence1.submit, sentence2.submit, app.load], show_pair, [model, sentence1, sentence2], pair,
+          api_visibility="private")
+    gr.on([source.change, app.load], pair_choices, source, chosen, api_visibility="private").then(
+        show_batch, [model, source, chosen], [batch_summary, batch_tokens, batch_mask], api_visibility="private")
+    pad.click(show_batch, [model, source, chosen], [batch_summary, batch_tokens, batch_mask], api_visibility="private")
+    return SimpleNamespace(model=model, source=source)
