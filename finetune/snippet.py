@@ -77,8 +77,7 @@ def training_code(config: RunConfig) -> str:
         f"    num_train_epochs={config.epochs}, learning_rate={config.learning_rate}, weight_decay={config.weight_decay},",
         f"    per_device_train_batch_size={config.batch_size}, per_device_eval_batch_size={config.eval_batch_size},",
         f"    warmup_steps={config.warmup_ratio},  # below 1: a fraction of all steps",
-        f"    logging_steps={config.logging_steps}, seed={config.seed}, {_precision_flags(config)}"
-        f"train_sampling_strategy={config.sampling!r},",
+        f"    logging_steps={config.logging_steps}, seed={config.seed}, {_precision_flags(config)}train_sampling_strategy={config.sampling!r},",
         ")",
         "trainer = Trainer(model, training_args, train_dataset=tokenized_datasets[\"train\"],",
         "                  eval_dataset=tokenized_datasets[\"validation\"], data_collator=data_collator,",

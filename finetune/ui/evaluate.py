@@ -19,11 +19,14 @@ with the labels: accuracy, and F1 of the `equivalent` class. Two references give
 """
 
 
+WRONG_COLUMNS = ["idx", "sentence1", "sentence2", "label", "prediction", "confidence", "p_equivalent"]
+
+
 def _summary(run_name: str, metrics: dict) -> str:
     final = metrics["final"]
+    this = f"**this run** ({metrics['model']}, {metrics['validation_rows']} validation pairs)"
     lines = [f"### {run_name}", "| | accuracy | F1 |", "|---|---|---|",
-             f"| **this run** ({metrics['model']}, {metrics['validation_rows']} validation pairs) "
-             f"| **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
+             f"| {this} | **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
     lines += [f"| {name} | {figures['accuracy']:.3f} | {figures['f1']:.3f} |" for name, figures in REFERENCES.items()]
     lines.append(f"\nTrained on {metrics['train_rows']} pairs in {metrics['train_seconds']:.0f} s "
                  f"({metrics['steps']} steps, {metrics['device']}, {metrics['precision']}). A run at or below "
@@ -52,14 +55,14 @@ def show_run(name: str | None):
     (tn, fp), (fn, tp) = metrics["final"]["confusion_matrix"]
     confusion = pd.DataFrame({"true label": LABEL_NAMES, f"predicted {LABEL_NAMES[0]}": [tn, fn],
                               f"predicted {LABEL_NAMES[1]}": [fp, tp]})
-    epochs = pd.DataFrame(report.per_epoch(run_dir), columns=["epoch", "step", "accuracy", "f1", "loss"])
-    wrong = pd.DataFrame(report.misclassified(run_dir),
-                         columns=["idx", "sentence1", "sentence2", "label", "prediction", "confidence", "p_equivalent"])
+    epochs = pd.DataFrame(report.per_epoch(run_dir), columns=["epoch", "step", "accuracy", "f1", "loss"]).round(4)
+    wrong = pd.DataFrame(report.misclassified(run_dir), columns=WRONG_COLUMNS).round(3)
     return _summary(name, metrics), epochs, confusion, _argmax(report.argmax_view(run_dir)), wrong
 
 
+@user_errors
 def compare(names: list[str]):
-    return pd.DataFrame(report.comparison([jobs.find_run(name) for name in names or []]))
+    return pd.DataFrame(report.comparison([jobs.find_run(name) for name in names or []])).round(4)
 
 
 def refresh(selected: str | None, compared: list[str] | None):
@@ -79,7 +82,8 @@ def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
             epochs = gr.Dataframe(label="Validation after each epoch", interactive=False)
             confusion = gr.Dataframe(label="Confusion matrix (rows: true label)", interactive=False)
         argmax = gr.Code(label="From predictions to labels", lines=10)
-        wrong = gr.Dataframe(label="Misclassified pairs, most confident first", interactive=False, wrap=True)
+        wrong = gr.Dataframe(pd.DataFrame(columns=WRONG_COLUMNS), label="Misclassified pairs, most confident first",
+                             interactive=False, wrap=True, column_widths=["6%", "32%", "32%", "9%", "9%", "6%", "6%"])
         gr.Markdown("### Runs side by side")
         compared = gr.Dropdown(label="Runs to compare", multiselect=True, choices=[], allow_custom_value=True)
         comparison = gr.Dataframe(interactive=False, label="Settings and final validation metrics")

@@ -6,9 +6,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
+import pandas as pd
 
 from finetune import jobs
-from finetune.predict import predict_file, run_predictor
+from finetune.predict import PAIR_COLUMNS, predict_file, run_predictor
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
 
 EXAMPLES = [
@@ -72,7 +73,8 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
             upload = gr.File(label="Pairs to answer (.csv, .tsv, .jsonl, .parquet; columns sentence1, sentence2)",
                              file_types=[".csv", ".tsv", ".jsonl", ".parquet"])
             download = gr.File(label="Answers (CSV)")
-        answers = gr.Dataframe(label="Answers", interactive=False, wrap=True)
+        answers = gr.Dataframe(pd.DataFrame(columns=[*PAIR_COLUMNS, "prediction", "p_equivalent"]), label="Answers",
+                               interactive=False, wrap=True)
 
     gr.on([tab.select, app.load], refresh, run, [run, none_yet], api_visibility="private")
     gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private")

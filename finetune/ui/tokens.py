@@ -8,7 +8,14 @@ import pandas as pd
 
 from finetune import browse
 from finetune.models import load_tokenizer
-from finetune.tokens import SEGMENTS, SPECIAL, padded_batch, pair_rows, segments, tokenize_pair
+from finetune.tokens import (
+    SEGMENTS,
+    SPECIAL,
+    padded_batch,
+    pair_rows,
+    segments,
+    tokenize_pair,
+)
 from finetune.ui.common import user_errors
 
 EXAMPLES = [

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -186,7 +185,7 @@ def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
                                     color_title="",
                                     elem_id="loss-curve")
                 log = gr.Textbox(label="Log: the last lines the training process printed", lines=jobs.LOG_TAIL_LINES,
-                                 max_lines=jobs.LOG_TAIL_LINES, elem_id="run-log")
+                                 max_lines=jobs.LOG_TAIL_LINES + 10, elem_id="run-log")
         seen = gr.State(None)
         timer = gr.Timer(1.0)
 
