@@ -116,10 +116,12 @@ def _spawn(cli: list[str], run_dir: Path) -> None:
 def _reap(process: subprocess.Popen, run_dir: Path) -> None:
     """Wait for the child (so it leaves no zombie) and record how it ended if it could not say so itself."""
     code = process.wait()
-    last = _last_status(runs.read_events(run_dir)[0])
-    if last in runs.FINAL:
-        return
-    if last == STARTING and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
+    statuses = [e for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
+    launched = max(i for i, e in enumerate(statuses) if e["status"] == STARTING and e.get("pid") == process.pid)
+    since = [e["status"] for e in statuses[launched + 1:]]
+    if any(status in runs.FINAL or status == STARTING for status in since):
+        return  # it said how it ended (and a resumed run may have been launched since)
+    if not since and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
         runs.append_event(run_dir, "status", status="stopped", reason="stopped before training began")
     else:
         runs.append_event(run_dir, "status", status="failed", reason=crash_reason(run_dir, code), exit_code=code)
@@ -162,17 +164,11 @@ def _state(run_dir: Path, events: list[dict]) -> tuple[str, str | None]:
     return state, reason if state in {"stopped", "failed"} else None
 
 
-def _eta(events: list[dict], max_steps: int | None, now: float) -> float | None:
-    """Seconds left, from the pace since the current (re)start; None until two points are known."""
-    begin = max((i for i, e in enumerate(events) if e.get("status") in runs.ACTIVE), default=None)
-    if begin is None or not max_steps:
+def _eta(logs: list[dict], now: float) -> float | None:
+    """Seconds left: the training process's own estimate at its last log line, less the time since."""
+    if not logs or logs[-1].get("eta_seconds") is None:
         return None
-    timed = [(e["step"], e["time"]) for e in events[begin:] if e["type"] in {"progress", "log", "eval"}]
-    if len(timed) < 2 or timed[-1][0] <= timed[0][0]:
-        return None
-    (step0, t0), (step1, t1) = timed[0], timed[-1]
-    per_step = (t1 - t0) / (step1 - step0)
-    return max(0.0, (max_steps - step1) * per_step - (now - t1))
+    return max(0.0, logs[-1]["eta_seconds"] - (now - logs[-1]["time"]))
 
 
 def status(run_dir: Path) -> dict:
@@ -194,7 +190,7 @@ def status(run_dir: Path) -> dict:
         "loss": logs[-1]["loss"] if logs else None, "learning_rate": logs[-1].get("learning_rate") if logs else None,
         "evaluations": [{k: e.get(k) for k in ("epoch", "step", "accuracy", "f1", "loss")} for e in events if e["type"] == "eval"],
         "metrics": final["final"] if final else None,
-        "eta_seconds": _eta(events, max_steps, time.time()) if state == "running" else None,
+        "eta_seconds": _eta(logs, time.time()) if state == "running" else None,
         "resumable": state in RESUMABLE and runs.last_checkpoint(run_dir) is not None,
     }
 
@@ -225,7 +221,7 @@ def log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
         log.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
         text = log.read().decode("utf-8", errors="replace")
     # Progress bars redraw with carriage returns: keep the last state of each line.
-    return "\n".join(line.split("\r")[-1] for line in text.splitlines()[-lines:])
+    return "\n".join(line.split("\r")[-1] for line in text.rstrip("\n").split("\n")[-lines:])
 
 
 def list_summaries() -> list[dict]:

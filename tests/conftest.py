@@ -61,3 +61,15 @@ def tiny_distilbert(tmp_path_factory) -> Path:
     config = DistilBertConfig(vocab_size=len(vocab), dim=32, n_layers=1, n_heads=2, hidden_dim=64, max_position_embeddings=128)
     DistilBertForSequenceClassification(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_bert) -> Path:
+    """A finished run of the tiny BERT (in-process, seconds); copy it into a test's runs folder to list it there."""
+    from finetune.config import RunConfig
+    from finetune.train import train
+
+    run_dir = tmp_path_factory.mktemp("finished") / "20260101-000000-tiny-bert"
+    train(RunConfig.from_preset("default", model=str(tiny_bert), data="sample", epochs=2, batch_size=16, learning_rate=1e-3,
+                                logging_steps=5, precision="fp32", max_train_samples=64, max_eval_samples=48), run_dir)
+    return run_dir

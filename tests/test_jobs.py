@@ -1,0 +1,182 @@
+"""Trainings as child processes: the exact CLI flags, start to finish, stop and resume, and crashes seen as such."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from finetune import jobs, runs
+from finetune.cli import build_parser, config_from_args
+from finetune.config import ConfigError, RunConfig
+from finetune.data import DataError
+from finetune.models import ModelError
+
+
+@pytest.fixture(autouse=True)
+def modest_children(monkeypatch):
+    """The trainings these tests start share the machine: one thread each, and none outlives its test."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    yield
+    for run_dir in runs.list_runs():
+        if jobs.status(run_dir)["state"] in jobs.LIVE:
+            os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
+
+
+def tiny(model, **overrides):
+    settings = dict(model=str(model), data="sample", epochs=1, batch_size=16, learning_rate=1e-3, logging_steps=2,
+                    precision="fp32", max_train_samples=64, max_eval_samples=32)
+    return RunConfig.from_preset("default", **{**settings, **overrides})
+
+
+def long_running(model):
+    """Thousands of one-pair steps: time to watch, stop or kill it; it never runs to the end in a test."""
+    return tiny(model, epochs=30, batch_size=1, max_train_samples=None, logging_steps=5)
+
+
+def wait_for(run_dir, predicate, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        summary = jobs.status(run_dir)
+        if predicate(summary):
+            return summary
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting: {jobs.status(run_dir)}\n{jobs.log_tail(run_dir)}")
+
+
+def settled(summary):
+    return summary["state"] not in jobs.LIVE
+
+
+@pytest.mark.parametrize("config", [
+    RunConfig.from_preset("demo"),  # demo's own max_train_samples
+    RunConfig.from_preset("demo", max_train_samples=None),  # "all" although the preset limits it
+    RunConfig.from_preset("course", model="/some/folder", data="pairs.csv", learning_rate=3e-5, max_eval_samples=10),
+])
+def test_cli_flags_rebuild_exactly_the_config(config):
+    args = build_parser().parse_args(["train", *jobs.cli_args(config)])
+    assert config_from_args(args) == config
+
+
+def test_whole_numbers_are_accepted_as_floats_and_fractions_refused():
+    assert jobs.checked(RunConfig(batch_size=8.0)).batch_size == 8
+    with pytest.raises(ConfigError, match="batch size must be a whole number"):
+        jobs.checked(RunConfig(batch_size=8.5))
+
+
+@pytest.mark.parametrize("settings, error, words", [
+    ({"learning_rate": 0}, ConfigError, "learning rate"),
+    ({"model": "/no/such/model"}, ModelError, "does not exist"),
+    ({"data": "/no/such/data.csv"}, DataError, "does not exist"),
+])
+def test_a_bad_form_is_refused_before_any_process_or_folder(tiny_bert, settings, error, words):
+    with pytest.raises(error, match=words):
+        jobs.start(tiny(settings.pop("model", tiny_bert), **settings))
+    assert runs.list_runs() == []
+
+
+def test_a_started_run_trains_in_a_child_to_the_end_and_says_so(tiny_bert):
+    run_dir = jobs.start(tiny(tiny_bert, epochs=2))
+    assert run_dir.parent == runs.runs_dir().resolve() and jobs.status(run_dir)["state"] in jobs.LIVE
+    summary = wait_for(run_dir, settled)
+    assert summary["state"] == "finished", summary
+    assert summary["step"] == summary["max_steps"] == 8 and summary["epoch"] == 2
+    assert summary["metrics"]["n"] == 32 and 0 <= summary["metrics"]["accuracy"] <= 1
+    assert [round(e["epoch"]) for e in summary["evaluations"]] == [1, 2]
+    assert summary["loss"] is not None and summary["eta_seconds"] is None and not summary["resumable"]
+    curve = jobs.loss_curve(run_dir)
+    assert {p["series"] for p in curve} == {"training loss", "validation loss", "validation accuracy", "validation F1"}
+    assert [p["step"] for p in curve if p["series"] == "training loss"] == [1, 2, 4, 6, 8]
+    assert "validation: accuracy" in jobs.log_tail(run_dir)  # the child's own output went to the run's log
+    assert jobs.finished_run() == run_dir and jobs.find_run(run_dir.name) == run_dir
+
+
+def test_a_running_run_stops_with_a_checkpoint_and_resumes_to_the_end(tiny_bert):
+    run_dir = jobs.start(long_running(tiny_bert))
+    running = wait_for(run_dir, lambda s: s["state"] == "running" and s["step"] >= 10)
+    assert running["eta_seconds"] > 0 and running["max_steps"] == 9600
+    jobs.stop(run_dir)
+    stopped = wait_for(run_dir, settled)
+    assert stopped["state"] == "stopped" and stopped["resumable"]
+    with pytest.raises(runs.RunError, match="nothing to stop"):
+        jobs.stop(run_dir)
+    jobs.resume(run_dir)
+    resumed = wait_for(run_dir, lambda s: s["state"] == "running" and s["step"] > stopped["step"])
+    assert resumed["max_steps"] == 9600
+    jobs.stop(run_dir)
+    assert wait_for(run_dir, settled)["state"] == "stopped"
+    statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
+    assert statuses == ["starting", "started", "stopped", "starting", "resumed", "stopped"]
+
+
+def test_a_child_killed_mid_run_shows_failed_with_the_signal_and_can_resume(tiny_bert):
+    run_dir = jobs.start(long_running(tiny_bert))
+    wait_for(run_dir, lambda s: s["state"] == "running" and s["epoch"] > 1)  # past the first epoch's checkpoint
+    os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
+    failed = wait_for(run_dir, settled, seconds=10)
+    assert failed["state"] == "failed" and "SIGKILL" in failed["reason"] and "memory" in failed["reason"]
+    assert failed["resumable"]
+
+
+def test_a_child_killed_while_starting_fails_and_one_stopped_while_starting_ends_stopped(tiny_bert):
+    killed = jobs.start(tiny(tiny_bert))
+    os.kill(int((killed / runs.PID_FILE).read_text()), signal.SIGKILL)
+    summary = wait_for(killed, settled, seconds=10)
+    assert summary["state"] == "failed" and "SIGKILL" in summary["reason"] and not summary["resumable"]
+
+    stopped = jobs.start(tiny(tiny_bert))
+    jobs.stop(stopped)
+    summary = wait_for(stopped, settled, seconds=60)
+    assert summary["state"] == "stopped", summary
+
+
+def test_a_failure_inside_training_shows_its_one_line_reason(tmp_path, tiny_bert):
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    run_dir = jobs.start(tiny(broken))
+    summary = wait_for(run_dir, settled)
+    assert summary["state"] == "failed" and summary["reason"] and "\n" not in summary["reason"]
+    assert "Traceback" not in summary["reason"]
+
+
+def test_a_run_whose_process_vanished_reads_as_interrupted(tmp_path):
+    run_dir = runs.runs_dir() / "orphan"
+    run_dir.mkdir(parents=True)
+    RunConfig().save(run_dir / runs.CONFIG_FILE)
+    runs.append_event(run_dir, "status", status="started")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run_dir / runs.PID_FILE).write_text(gone.stdout.strip())
+    summary = jobs.status(run_dir)
+    assert summary["state"] == "interrupted" and "gone" in summary["reason"]
+    with pytest.raises(runs.RunError, match="no checkpoint"):
+        jobs.resume(run_dir)
+
+
+@pytest.mark.parametrize("name", ["", "..", "../etc", "/tmp", "no-such-run"])
+def test_only_run_folders_by_plain_name_are_found(name):
+    (runs.runs_dir() / "real").mkdir(parents=True)
+    with pytest.raises(runs.RunError, match="no run named"):
+        jobs.find_run(name)
+
+
+def test_without_a_finished_run_the_playground_says_how_to_make_one():
+    with pytest.raises(runs.RunError, match="python -m finetune train"):
+        jobs.finished_run()
+
+
+def test_the_loss_curve_keeps_the_latest_value_of_a_step_logged_twice(tmp_path):
+    for step, loss in ((1, 0.9), (2, 0.8), (2, 0.7), (3, 0.6)):
+        runs.append_event(tmp_path, "log", step=step, loss=loss)
+    runs.append_event(tmp_path, "eval", step=3, loss=0.65, accuracy=0.7, f1=0.8)
+    curve = jobs.loss_curve(tmp_path)
+    assert [(p["step"], p["value"]) for p in curve if p["series"] == "training loss"] == [(1, 0.9), (2, 0.7), (3, 0.6)]
+    assert {p["series"]: p["value"] for p in curve if p["step"] == 3} == {
+        "training loss": 0.6, "validation loss": 0.65, "validation accuracy": 0.7, "validation F1": 0.8}
+
+
+def test_the_log_tail_is_the_last_lines_with_redrawn_bars_settled(tmp_path):
+    (tmp_path / runs.LOG_FILE).write_text("".join(f"line {i}\n" for i in range(100)) + "bar 10%\rbar 50%\rbar 100%\n")
+    tail = jobs.log_tail(tmp_path, lines=3).splitlines()
+    assert tail == ["line 98", "line 99", "bar 100%"]
