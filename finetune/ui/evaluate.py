@@ -76,7 +76,7 @@ def refresh(selected: str | None, compared: list[str] | None):
 def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
     with gr.Tab("Evaluate", id="evaluate") as tab:
         gr.Markdown(EXPLAIN)
-        run = gr.Dropdown(label="Finished run", choices=[], allow_custom_value=True)
+        run = gr.Dropdown(label="Finished run", choices=[], allow_custom_value=True, elem_id="evaluate-run")
         summary = gr.Markdown(NO_RUN_YET, elem_id="eval-summary")
         with gr.Row():
             epochs = gr.Dataframe(label="Validation after each epoch", interactive=False)

@@ -59,7 +59,7 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
     with gr.Tab("Playground", id="playground") as tab:
         gr.Markdown(EXPLAIN)
         none_yet = gr.Markdown(NO_RUN_YET, visible=False, elem_id="no-run-yet")
-        run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True)
+        run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="playground-run")
         with gr.Row():
             sentence1 = gr.Textbox(label="sentence1", value=EXAMPLES[0][0])
             sentence2 = gr.Textbox(label="sentence2", value=EXAMPLES[0][1])
@@ -71,10 +71,10 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
         gr.Markdown("### A whole file")
         with gr.Row():
             upload = gr.File(label="Pairs to answer (.csv, .tsv, .jsonl, .parquet; columns sentence1, sentence2)",
-                             file_types=[".csv", ".tsv", ".jsonl", ".parquet"])
-            download = gr.File(label="Answers (CSV)")
+                             file_types=[".csv", ".tsv", ".jsonl", ".parquet"], elem_id="batch-upload")
+            download = gr.File(label="Answers (CSV)", elem_id="batch-download")
         answers = gr.Dataframe(pd.DataFrame(columns=[*PAIR_COLUMNS, "prediction", "p_equivalent"]), label="Answers",
-                               interactive=False, wrap=True)
+                               interactive=False, wrap=True, elem_id="batch-answers")
 
     gr.on([tab.select, app.load], refresh, run, [run, none_yet], api_visibility="private")
     gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private")

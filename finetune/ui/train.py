@@ -153,7 +153,7 @@ def poll(name: str | None, seen: list | None):
     buttons = [gr.update(interactive=summary["state"] in jobs.LIVE), gr.update(interactive=summary["resumable"])]
     if mark == seen:
         return gr.skip(), progress_html(summary), gr.skip(), gr.skip(), *buttons, gr.skip(), mark
-    labels = gr.update(choices=run_choices()) if not seen or seen[1] != mark[1] else gr.skip()
+    labels = gr.update(choices=run_choices()) if not seen or seen[:2] != mark[:2] else gr.skip()
     curve = curve_frame(jobs.loss_curve(run_dir))
     return status_markdown(summary), progress_html(summary), curve, jobs.log_tail(run_dir), *buttons, labels, mark
 
@@ -174,7 +174,7 @@ def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
                     code = gr.Code(language="python", label="train_mrpc.py", lines=20)
             with gr.Column(scale=3):
                 with gr.Row():
-                    run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, scale=4)
+                    run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, scale=4, elem_id="train-run")
                     refresh = gr.Button("↻", scale=0, min_width=40)
                     stop_button = gr.Button("Stop", variant="stop", interactive=False, scale=1)
                     resume_button = gr.Button("Resume", interactive=False, scale=1)

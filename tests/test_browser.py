@@ -1,0 +1,149 @@
+"""The page in headless Chromium, as a learner uses it: every tab, a live training with its loss curve, stop, reload,
+the evaluation and the playground. Needs Debian's chromium (/usr/bin/chromium) and the playwright package."""
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from finetune import jobs, runs
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+CURVE_POINTS = "#loss-curve g.mark-symbol path"  # one hover symbol per point of the chart
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium: apt-get install -y chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package: pip install playwright")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh tab on the app; it fails the test if the page itself throws."""
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.set_default_timeout(30_000)
+    errors = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto(app_server.url)
+    tab.get_by_role("tab", name="Data").wait_for()
+    yield tab
+    tab.close()
+    assert errors == []
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name).click()
+
+
+def fill(page, label, value):
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter" if label in {"Model", "Precision"} else "Tab")
+
+
+def test_every_tab_opens_with_its_content_before_any_run(page):
+    page.get_by_text("num_rows: 320").wait_for()
+    assert "ClassLabel(names=['not_equivalent', 'equivalent']" in page.locator("body").inner_text()
+    open_tab(page, "Tokens")
+    page.get_by_text("50 tokens").wait_for()
+    assert page.get_by_text("[CLS]").first.is_visible()
+    page.get_by_text("input_ids.shape").wait_for()  # the padded batch of the first pairs
+    open_tab(page, "Train")
+    assert page.get_by_role("button", name="Start training").is_enabled()
+    page.get_by_text("Start a run, or pick one.").wait_for()
+    open_tab(page, "Evaluate")
+    page.locator("#eval-summary").get_by_text("No finished run yet").wait_for()
+    open_tab(page, "Playground")
+    page.locator("#no-run-yet").get_by_text("No finished run yet").wait_for()
+
+
+def test_the_data_browser_filters_searches_and_shows_a_whole_row(page):
+    page.get_by_text("320 matching rows").wait_for()
+    page.get_by_role("radio", name="not_equivalent").check()
+    page.get_by_text("102 matching rows").wait_for()
+    search = page.get_by_label("Search both sentences (Enter)")
+    search.fill("percent")
+    search.press("Enter")
+    page.get_by_text("19 matching rows").wait_for()
+    page.get_by_role("gridcell").filter(has_text="percent").first.click()
+    page.get_by_text("label not_equivalent").wait_for()
+
+
+def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):
+    open_tab(page, "Train")
+    fill(page, "Learning rate", 0)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("learning rate must be between 0 and 1").first.wait_for()
+    assert "Traceback" not in page.locator("body").inner_text()
+    assert runs.list_runs(app_server.runs_dir) == []
+
+
+def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_stops(page, app_server, tiny_bert):
+    open_tab(page, "Train")
+    for label, value in [("Model", tiny_bert), ("Epochs", 30), ("Batch size", 1), ("Logging steps", 20),
+                         ("Max train samples (0: all)", 0), ("Precision", "fp32")]:
+        fill(page, label, value)
+    page.get_by_role("button", name="Start training").click()
+    page.locator("#run-status").get_by_text("running").wait_for()
+    run_dir = runs.list_runs(app_server.runs_dir)[0]
+    assert page.locator("#train-run input").input_value().startswith(run_dir.name)
+
+    shown = []
+    for _ in range(3):  # the newest logged point appears on the chart within 2 s of being written
+        logged = [e for e in runs.read_events(run_dir)[0] if e["type"] in {"log", "eval"}]
+        expected = len(jobs.loss_curve(run_dir))
+        while page.locator(CURVE_POINTS).count() < expected:
+            assert time.time() - logged[-1]["time"] < 2.0, f"{page.locator(CURVE_POINTS).count()} of {expected} points"
+            page.wait_for_timeout(50)
+        shown.append(page.locator(CURVE_POINTS).count())
+        page.wait_for_timeout(700)
+    assert shown[0] < shown[1] < shown[2]
+    assert "ETA" in page.locator("#run-log textarea").input_value()
+    assert "left" in page.locator("#run-progress").inner_text()
+
+    page.reload()
+    open_tab(page, "Train")
+    page.locator("#run-status").get_by_text("running").wait_for()
+    assert page.locator("#train-run input").input_value().startswith(run_dir.name)
+    page.wait_for_function(f"document.querySelectorAll('{CURVE_POINTS}').length > {shown[-1]}")
+
+    page.get_by_role("button", name="Stop").click()
+    page.locator("#run-status").get_by_text("stopped").wait_for()
+    assert page.get_by_role("button", name="Resume").is_enabled()
+    assert not page.get_by_role("button", name="Stop").is_enabled()
+    assert runs.run_status(run_dir) == "stopped" and runs.last_checkpoint(run_dir) is not None
+
+
+def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_server, tiny_run, tmp_path):
+    finished = app_server.runs_dir / tiny_run.name
+    shutil.copytree(tiny_run, finished)
+    page.reload()
+    open_tab(page, "Evaluate")
+    summary = page.locator("#eval-summary")
+    summary.get_by_text(tiny_run.name).wait_for()
+    accuracy = json.loads((finished / runs.METRICS_FILE).read_text())["final"]["accuracy"]
+    assert f"{accuracy:.3f}" in summary.inner_text() and "0.858" in summary.inner_text() and "0.684" in summary.inner_text()
+    page.get_by_text("predictions.shape = (48, 2)").wait_for()
+
+    open_tab(page, "Playground")
+    assert not page.locator("#no-run-yet").is_visible()
+    page.get_by_role("button", name="Is it a paraphrase?").click()
+    for answer in ("#tuned-answer", "#base-answer"):
+        page.locator(answer).get_by_text("not_equivalent").first.wait_for()
+        assert "%" in page.locator(answer).inner_text()
+
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("sentence1,sentence2\nHe left.,He went away.\nIt rained.,The sun shone.\n")
+    page.locator("#batch-upload input[type=file]").set_input_files(str(pairs))
+    page.wait_for_function("document.querySelector('#batch-answers').innerText.includes('It rained.')")
+    assert "p_equivalent" in page.locator("#batch-answers").inner_text()
+    page.locator("#batch-download").get_by_text("pairs-predictions").wait_for()
