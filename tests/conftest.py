@@ -34,19 +34,23 @@ def _words() -> list[str]:
     return sorted(set(re.findall(r"[a-z]+|[0-9]|[^\sa-z0-9]", text.lower())))
 
 
+def _save_tiny(folder: Path, tokenizer_class, model_class, config) -> Path:
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_words()]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer_class(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
+    config.vocab_size = len(vocab)
+    model_class(config).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """A 2-layer random BERT with a hand-made vocabulary: fast where real weights add nothing."""
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_words()]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizer(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, num_labels=2)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    return folder
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=128, num_labels=2)
+    return _save_tiny(tmp_path_factory.mktemp("tiny-bert"), BertTokenizer, BertForSequenceClassification, config)
 
 
 @pytest.fixture(scope="session")
@@ -54,13 +58,9 @@ def tiny_distilbert(tmp_path_factory) -> Path:
     """A random DistilBERT: its tokenizer makes no token_type_ids."""
     from transformers import DistilBertConfig, DistilBertForSequenceClassification, DistilBertTokenizer
 
-    folder = tmp_path_factory.mktemp("tiny-distilbert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_words()]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    DistilBertTokenizer(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
-    config = DistilBertConfig(vocab_size=len(vocab), dim=32, n_layers=1, n_heads=2, hidden_dim=64, max_position_embeddings=128)
-    DistilBertForSequenceClassification(config).save_pretrained(folder)
-    return folder
+    config = DistilBertConfig(dim=32, n_layers=1, n_heads=2, hidden_dim=64, max_position_embeddings=128)
+    return _save_tiny(tmp_path_factory.mktemp("tiny-distilbert"), DistilBertTokenizer,
+                      DistilBertForSequenceClassification, config)
 
 
 @pytest.fixture(scope="session")
