@@ -123,6 +123,15 @@ def cmd_data(args) -> int:
     return 0
 
 
+def _quiet_progress_bars() -> None:
+    """Progress bars written to a log file are noise: the event log already tells the progress."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m finetune", description="Fine-tune a BERT-family model on GLUE MRPC.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not sys.stderr.isatty():
+        _quiet_progress_bars()
     try:
         return args.handler(args)
     except FinetuneError as err:

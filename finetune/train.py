@@ -25,15 +25,6 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _quiet_progress_bars() -> None:
-    """Progress bars written to a log file are noise: the event log already tells the progress."""
-    import datasets
-    from transformers.utils import logging as hf_logging
-
-    datasets.disable_progress_bars()
-    hf_logging.disable_progress_bar()
-
-
 def _describe(event: dict) -> str:
     """One readable progress line for a log or eval event."""
     where = f"step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}"
@@ -195,8 +186,6 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     from finetune.models import load_classifier, load_tokenizer
     from finetune.tokens import collator
 
-    if not sys.stderr.isatty():
-        _quiet_progress_bars()
     device = detect_device()
     precision = resolve_precision(config.precision, device)
     runs.append_event(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
