@@ -136,11 +136,12 @@ def _write_predictions(trainer, raw_validation, tokenized_validation, run_dir: P
     preds = probs.argmax(-1)
     labels = np.asarray(raw_validation["label"])
     if trainer.is_world_process_zero():
+        rows = ({"idx": row["idx"], "sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": row["label"],
+                 "prediction": int(pred), "probabilities": [float(p[0]), float(p[1])]}
+                for row, pred, p in zip(raw_validation, preds, probs))
         with open(run_dir / runs.PREDICTIONS_FILE, "w", encoding="utf-8") as out:
-            for row, pred, p in zip(raw_validation, preds, probs):
-                out.write(json.dumps({"idx": row["idx"], "sentence1": row["sentence1"], "sentence2": row["sentence2"],
-                                      "label": row["label"], "prediction": int(pred), "probabilities": [float(p[0]), float(p[1])]}) + "\n")
-    return {**score(preds, labels), "confusion_matrix": confusion_matrix(preds, labels), "n": int(len(labels))}
+            out.writelines(json.dumps(row) + "\n" for row in rows)
+    return {**score(preds, labels), "confusion_matrix": confusion_matrix(preds, labels), "n": len(labels)}
 
 
 def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = False) -> dict:

@@ -56,7 +56,11 @@ def tiny_bert(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_distilbert(tmp_path_factory) -> Path:
     """A random DistilBERT: its tokenizer makes no token_type_ids."""
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification, DistilBertTokenizer
+    from transformers import (
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+        DistilBertTokenizer,
+    )
 
     config = DistilBertConfig(dim=32, n_layers=1, n_heads=2, hidden_dim=64, max_position_embeddings=128)
     return _save_tiny(tmp_path_factory.mktemp("tiny-distilbert"), DistilBertTokenizer,

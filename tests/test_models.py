@@ -3,7 +3,13 @@ import time
 
 import pytest
 
-from finetune.models import ModelError, bundled_model_dir, load_classifier, load_tokenizer, resolve_model
+from finetune.models import (
+    ModelError,
+    bundled_model_dir,
+    load_classifier,
+    load_tokenizer,
+    resolve_model,
+)
 
 
 def test_bundled_is_the_installed_minilm():
