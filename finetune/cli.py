@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
@@ -53,8 +54,10 @@ def config_from_args(args) -> RunConfig:
 
 def cmd_train(args) -> int:
     from finetune import runs
-    from finetune.train import train
+    from finetune.train import is_main_process, train
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (args.output_dir or args.resume):
+        raise runs.RunError("with several processes (torchrun, accelerate launch) give --output-dir, so all of them share one run folder")
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / runs.CONFIG_FILE).is_file():
@@ -63,10 +66,13 @@ def cmd_train(args) -> int:
     else:
         config = config_from_args(args)
         run_dir = Path(args.output_dir) if args.output_dir else runs.new_run_dir(config.model)
-        if run_dir.exists() and any(p.name not in runs.LAUNCH_FILES for p in run_dir.iterdir()):
+        if is_main_process() and run_dir.exists() and any(p.name not in runs.LAUNCH_FILES for p in run_dir.iterdir()):
             raise runs.RunError(f"{run_dir} is not empty; choose another --output-dir, or continue a stopped run with --resume {run_dir}")
-    print(f"run folder: {run_dir}", flush=True)
-    metrics = train(config, run_dir, resume=bool(args.resume), echo=True)
+    if is_main_process():
+        print(f"run folder: {run_dir}", flush=True)
+    metrics = train(config, run_dir, resume=bool(args.resume), echo=is_main_process())
+    if not is_main_process():
+        return 0
     if not metrics:
         print(f"stopped; continue with: python -m finetune train --resume {run_dir}")
         return 0

@@ -19,6 +19,31 @@ def _on_signal(signum, frame):
     _signalled["stop"] = True
 
 
+def is_main_process() -> bool:
+    """Rank 0 under torchrun / accelerate launch (which set RANK), or a plain single process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def record(run_dir: Path, kind: str, **fields) -> None:
+    """Append to the event log from rank 0 only: one writer, whatever the number of processes."""
+    if is_main_process():
+        runs.append_event(run_dir, kind, **fields)
+
+
+def _stop_everywhere(run_dir: Path) -> bool:
+    """A stop request, agreed by all processes so that they leave the training loop at the same step."""
+    wanted = _signalled["stop"] or runs.stop_requested(run_dir)
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        import torch
+
+        flag = torch.tensor([int(wanted)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        wanted = bool(flag.item())
+    return wanted
+
+
 def peak_rss_mb() -> float:
     import resource
 
@@ -39,6 +64,8 @@ def make_callback(run_dir: Path, echo: bool):
     from transformers import TrainerCallback
 
     class RunCallback(TrainerCallback):
+        stopped = False
+
         def on_train_begin(self, args, state, control, **kwargs):
             self.clock = (time.monotonic(), state.global_step)
             if state.is_world_process_zero:
@@ -66,7 +93,8 @@ def make_callback(run_dir: Path, echo: bool):
             return round((time.monotonic() - started) / done * (state.max_steps - state.global_step), 1) if done else None
 
         def on_step_end(self, args, state, control, **kwargs):
-            if _signalled["stop"] or runs.stop_requested(run_dir):
+            if _stop_everywhere(run_dir):
+                self.stopped = True
                 control.should_training_stop = True
                 control.should_save = True
 
@@ -155,25 +183,26 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
     checkpoint = runs.last_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         raise runs.RunError(f"{run_dir} has no complete checkpoint to resume from")
-    if not resume:
-        config.save(run_dir / runs.CONFIG_FILE)
-    (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
-    (run_dir / runs.PID_FILE).write_text(str(os.getpid()))
+    if is_main_process():
+        if not resume:
+            config.save(run_dir / runs.CONFIG_FILE)
+        (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
+        (run_dir / runs.PID_FILE).write_text(str(os.getpid()))
     previous = signal.signal(signal.SIGTERM, _on_signal)
     _signalled["stop"] = False
     try:
         return _train(config, run_dir, checkpoint, echo)
     except FinetuneError as err:
-        runs.append_event(run_dir, "status", status="failed", reason=str(err))
+        record(run_dir, "status", status="failed", reason=str(err))
         raise
     except KeyboardInterrupt:
-        runs.append_event(run_dir, "status", status="stopped", reason="interrupted by the user",
+        record(run_dir, "status", status="stopped", reason="interrupted by the user",
                           checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         raise
     except Exception as err:
         (run_dir / "error.log").write_text(traceback.format_exc())
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        runs.append_event(run_dir, "status", status="failed", reason=reason, details=str(run_dir / "error.log"))
+        record(run_dir, "status", status="failed", reason=reason, details=str(run_dir / "error.log"))
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -189,22 +218,23 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
 
     device = detect_device()
     precision = resolve_precision(config.precision, device)
-    runs.append_event(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
+    record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
                       device=device, precision=precision, checkpoint=str(checkpoint or ""))
     tokenizer = load_tokenizer(config.model)
     raw, tokenized = _prepare_data(config, tokenizer)
     model = load_classifier(config.model, seed=config.seed)
     args = _training_arguments(config, run_dir, precision, device)
+    callback = make_callback(run_dir, echo and args.disable_tqdm)
     trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
                       processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
-                      callbacks=[make_callback(run_dir, echo and args.disable_tqdm)])
+                      callbacks=[callback])
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started
-    if _signalled["stop"] or runs.stop_requested(run_dir):
-        runs.append_event(run_dir, "status", status="stopped", step=trainer.state.global_step,
+    if callback.stopped:
+        record(run_dir, "status", status="stopped", step=trainer.state.global_step,
                           checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         return {}
     final = _write_predictions(trainer, raw["validation"], tokenized["validation"], run_dir)
@@ -219,6 +249,6 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
         trainer.save_model(str(run_dir / runs.MODEL_DIR))
         tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
         (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-        runs.append_event(run_dir, "status", status="finished", accuracy=final["accuracy"], f1=final["f1"],
+        record(run_dir, "status", status="finished", accuracy=final["accuracy"], f1=final["f1"],
                           seconds=metrics["train_seconds"])
     return metrics
