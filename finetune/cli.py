@@ -33,7 +33,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         kind = {"float": float, "int": int, "int | None": int}.get(str(f.type), str)
         optional = str(f.type).endswith("| None")
         default = f.default if f.default is not MISSING else None
-        shown = f" (preset's value if not given)" if f.name not in ("model", "data", "preset", "seed") else f" (default {default})"
+        shown = " (preset's value if not given)" if f.name not in ("model", "data", "preset", "seed") else f" (default {default})"
         shown += f"; '{ALL}' for no limit" if optional else ""
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=_positive_type(kind, optional), default=None,
                             choices=_CHOICES.get(f.name), help=f.metadata.get("help", "") + shown)
