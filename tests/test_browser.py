@@ -1,6 +1,7 @@
 """The page in headless Chromium, as a learner uses it: every tab, a live training with its loss curve, stop, reload,
 the evaluation and the playground. Needs Debian's chromium (/usr/bin/chromium) and the playwright package."""
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -97,6 +98,7 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
     run_dir = runs.list_runs(app_server.runs_dir)[0]
     assert page.locator("#train-run input").input_value().startswith(run_dir.name)
 
+    page.wait_for_function(f"document.querySelectorAll('{CURVE_POINTS}').length > 0")
     shown = []
     for _ in range(3):  # the newest logged point appears on the chart within 2 s of being written
         logged = [e for e in runs.read_events(run_dir)[0] if e["type"] in {"log", "eval"}]
@@ -107,6 +109,8 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
         shown.append(page.locator(CURVE_POINTS).count())
         page.wait_for_timeout(700)
     assert shown[0] < shown[1] < shown[2]
+    frame = page.locator("#loss-curve g.role-frame path.background").first.get_attribute("d")  # M0.5,0.5h{w}v{h}h-{w}Z
+    assert float(re.search(r"v([\d.]+)", frame).group(1)) > 200  # the plot has its height, not squashed flat
     assert "ETA" in page.locator("#run-log textarea").input_value()
     assert "left" in page.locator("#run-progress").inner_text()
 

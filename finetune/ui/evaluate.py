@@ -62,7 +62,8 @@ def show_run(name: str | None):
 
 @user_errors
 def compare(names: list[str]):
-    return pd.DataFrame(report.comparison([jobs.find_run(name) for name in names or []])).round(4)
+    rows = pd.DataFrame(report.comparison([jobs.find_run(name) for name in names or []]))
+    return rows.round({"accuracy": 4, "f1": 4, "seconds": 1})
 
 
 def refresh(selected: str | None, compared: list[str] | None):

@@ -18,6 +18,9 @@ PRESET_INFO = ("course: the chapter's recipe (TrainingArguments defaults) · def
 CURVE_TYPES = {"step": "int64", "value": "float64", "series": "str"}  # numeric axes from the very first (empty) draw
 CURVE_COLORS = {"training loss": "#2563eb", "validation loss": "#f97316", "validation accuracy": "#16a34a",
                 "validation F1": "#9333ea"}
+CURVE_CAPTION = ("<small>x: training step · <b style='color:#2563eb'>training loss</b> · "
+                 "<b style='color:#f97316'>validation loss</b> · <b style='color:#16a34a'>validation accuracy</b> · "
+                 "<b style='color:#9333ea'>validation F1</b></small>")
 HYPERPARAMETERS = [f.name for f in fields(RunConfig) if f.name not in {"model", "data", "preset"}]
 
 
@@ -133,6 +136,14 @@ def curve_frame(points: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(points, columns=list(CURVE_TYPES)).astype(CURVE_TYPES)
 
 
+def curve_update(points: list[dict]) -> dict:
+    """The chart, shown only once it has a point: the chart sets its scales, colours and height when first drawn, so
+    it is first drawn with data, and with every series (empty ones as one blank point) or it never draws them."""
+    blanks = [{"step": points[0]["step"], "value": None, "series": name}
+              for name in CURVE_COLORS if points and name not in {p["series"] for p in points}]
+    return gr.update(value=curve_frame(points + blanks), visible=bool(points))
+
+
 def poll(name: str | None, seen: list | None):
     """One timer tick: redraw what changed in the run's folder since this page's last tick.
 
@@ -142,11 +153,11 @@ def poll(name: str | None, seen: list | None):
     try:
         run_dir = jobs.find_run(name) if name else None
     except FinetuneError as err:
-        return str(err), "", curve_frame([]), "", *idle, gr.skip(), None
+        return str(err), "", curve_update([]), "", *idle, gr.skip(), None
     if run_dir is None:
         if seen == [None]:
             return *[gr.skip()] * 7, seen
-        return "Start a run, or pick one.", "", curve_frame([]), "", *idle, gr.skip(), [None]
+        return "Start a run, or pick one.", "", curve_update([]), "", *idle, gr.skip(), [None]
     summary = jobs.status(run_dir)
     sizes = [(run_dir / f).stat().st_size if (run_dir / f).exists() else 0 for f in (runs.EVENTS_FILE, runs.LOG_FILE)]
     mark = [name, summary["state"], *sizes]
@@ -154,7 +165,7 @@ def poll(name: str | None, seen: list | None):
     if mark == seen:
         return gr.skip(), progress_html(summary), gr.skip(), gr.skip(), *buttons, gr.skip(), mark
     labels = gr.update(choices=run_choices()) if not seen or seen[:2] != mark[:2] else gr.skip()
-    curve = curve_frame(jobs.loss_curve(run_dir))
+    curve = curve_update(jobs.loss_curve(run_dir))
     return status_markdown(summary), progress_html(summary), curve, jobs.log_tail(run_dir), *buttons, labels, mark
 
 
@@ -180,10 +191,10 @@ def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
                     resume_button = gr.Button("Resume", interactive=False, scale=1)
                 status = gr.Markdown(elem_id="run-status")
                 progress = gr.HTML(elem_id="run-progress")
-                curve = gr.LinePlot(curve_frame([]), x="step", y="value", color="series",
-                                    color_map=CURVE_COLORS, label="Loss and validation metrics", height=360,
-                                    color_title="",
-                                    elem_id="loss-curve")
+                curve = gr.LinePlot(curve_frame([]), x="step", y="value", color="series", visible=False,
+                                    color_map=CURVE_COLORS, label="Loss and validation metrics", color_title="",
+                                    height=420, elem_id="loss-curve")  # a fixed height: drawn right in a hidden tab
+                gr.Markdown(CURVE_CAPTION)  # the fixed height leaves the chart's own legend no room
                 log = gr.Textbox(label="Log: the last lines the training process printed", lines=jobs.LOG_TAIL_LINES,
                                  max_lines=jobs.LOG_TAIL_LINES + 10, elem_id="run-log")
         seen = gr.State(None)

@@ -1,0 +1,56 @@
+"""Take the README's screenshots of each tab: `python scripts/screenshots.py http://127.0.0.1:7860` against a running app.
+
+It trains the bundled model on the sample with the course's recipe through the Train form (minutes on a laptop CPU),
+so the Train, Evaluate and Playground tabs show a real run. Needs Debian's chromium and the playwright package.
+"""
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+OUT = Path(__file__).resolve().parent.parent / "assets" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+FORM = [("Logging steps", "4")]
+
+
+def shoot(page, name: str) -> None:
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    print(OUT / f"{name}.png")
+
+
+def main(url: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        # Tall enough for every tab, so a full-page shot never resizes the page (and redraws the chart) mid-capture.
+        page = browser.new_page(viewport={"width": 1400, "height": 2100})
+        page.set_default_timeout(600_000)
+        page.goto(url)
+        page.get_by_text("num_rows: 320").wait_for()
+        page.get_by_role("gridcell").first.click()
+        shoot(page, "data")
+        page.get_by_role("tab", name="Tokens").click()
+        page.get_by_text("input_ids.shape").wait_for()
+        shoot(page, "tokens")
+        page.get_by_role("tab", name="Train").click()
+        page.get_by_role("radio", name="course").check()
+        for label, value in FORM:
+            page.get_by_label(label, exact=True).fill(value)
+            page.get_by_label(label, exact=True).press("Tab")
+        page.get_by_role("button", name="Start training").click()
+        page.locator("#run-status").get_by_text("finished").wait_for()
+        shoot(page, "train")
+        page.get_by_role("tab", name="Evaluate").click()
+        page.get_by_text("predictions.shape").wait_for()
+        shoot(page, "evaluate")
+        page.get_by_role("tab", name="Playground").click()
+        page.get_by_role("button", name="Is it a paraphrase?").click()
+        page.locator("#tuned-answer").get_by_text("%").first.wait_for()
+        shoot(page, "playground")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860")
