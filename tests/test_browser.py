@@ -75,8 +75,8 @@ def test_the_data_browser_filters_searches_and_shows_a_whole_row(page):
     search.fill("percent")
     search.press("Enter")
     page.get_by_text("19 matching rows").wait_for()
-    page.get_by_role("gridcell").filter(has_text="percent").first.click()
-    page.get_by_text("label not_equivalent").wait_for()
+    page.locator("#data-rows").get_by_role("gridcell").filter(has_text="percent").first.click()
+    page.locator("#data-row").get_by_text("label not_equivalent").wait_for()
 
 
 def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):

@@ -83,9 +83,10 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
             load_button = gr.Button("Load", variant="primary", scale=0)
         source = gr.State("")
         with gr.Row():
-            shown = gr.Code(label="print(raw_datasets)", lines=8)
-            features = gr.Code(label="raw_datasets['train'].features", lines=8)
-            balance = gr.Dataframe(label="Label balance", interactive=False)
+            shown = gr.Code(label="print(raw_datasets)", lines=10)
+            with gr.Column():
+                features = gr.Code(label="raw_datasets['train'].features", lines=4)
+                balance = gr.Dataframe(label="Label balance", interactive=False)
         gr.Markdown("### Browse the rows")
         with gr.Row():
             split = gr.Dropdown(label="Split", choices=[], allow_custom_value=True, scale=1)
@@ -98,8 +99,8 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
             following = gr.Button("Next →", size="sm", scale=0)
             where = gr.Markdown()
         rows = gr.Dataframe(interactive=False, wrap=True, label="Click a row to read it whole",
-                            column_widths=["8%", "38%", "38%", "16%"])
-        row = gr.Markdown()
+                            column_widths=["8%", "38%", "38%", "16%"], elem_id="data-rows")
+        row = gr.Markdown(elem_id="data-row")
 
     kind.change(lambda k: (gr.update(visible=SOURCES[k] == "path"), gr.update(visible=SOURCES[k] == "upload")),
                 kind, [path, upload], api_visibility="private")
