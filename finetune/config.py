@@ -98,8 +98,10 @@ COURSE = dict(epochs=3.0, learning_rate=5e-5, batch_size=8, weight_decay=0.0, wa
 
 PRESETS: dict[str, dict] = {
     "course": COURSE,
-    # The project's default: measured on real MRPC with the bundled model (README, Performance).
-    "default": dict(epochs=3.0, learning_rate=5e-5, batch_size=8, weight_decay=0.01, warmup_ratio=0.1,
+    # The project's default, measured against the course's on real MRPC with the bundled model (README,
+    # Performance): bf16 and length-grouped batches of 16 make each epoch cheaper, a fourth epoch with warmup
+    # buys back the accuracy that fewer, larger steps lose.
+    "default": dict(epochs=4.0, learning_rate=5e-5, batch_size=16, weight_decay=0.01, warmup_ratio=0.1,
                     precision="auto", sampling="group_by_length"),
     # A quick look in a class: a subset, one epoch, minutes on a laptop CPU.
     "demo": dict(epochs=1.0, learning_rate=1e-4, batch_size=16, weight_decay=0.01, warmup_ratio=0.1,
