@@ -60,11 +60,12 @@ def test_bad_settings_fail_before_any_folder_is_written(tmp_path, tiny_bert):
 
 
 def test_bundled_minilm_on_real_mrpc_beats_the_majority_baseline(tmp_path, mrpc_dir):
-    """A short real fine-tuning (1000 pairs, one epoch) must learn something: above always-'equivalent'."""
-    config = RunConfig.from_preset("default", model="bundled", data=str(mrpc_dir), epochs=1, max_train_samples=1000,
-                                   batch_size=16, learning_rate=1e-4, logging_steps=20)
+    """One real epoch over MRPC's 3668 training pairs must learn something: above always-'equivalent' (0.684 / 0.812)."""
+    config = RunConfig.from_preset("default", model="bundled", data=str(mrpc_dir), epochs=1, batch_size=16,
+                                   learning_rate=1e-4, logging_steps=50)
     metrics = train(config, tmp_path / "real")
-    assert metrics["validation_rows"] == 408
-    assert metrics["final"]["accuracy"] > 0.70, metrics["final"]
-    predicted_negatives = metrics["final"]["confusion_matrix"][0][0] + metrics["final"]["confusion_matrix"][1][0]
-    assert predicted_negatives > 0  # not the always-"equivalent" answer
+    final = metrics["final"]
+    assert metrics["train_rows"] == 3668 and final["n"] == 408
+    assert final["accuracy"] > 0.70 and final["f1"] > 0.812, final
+    (tn, fp), (fn, tp) = final["confusion_matrix"]
+    assert tn + fn > 0  # not the always-"equivalent" answer
