@@ -144,20 +144,12 @@ def _last_status(events: list[dict]) -> str | None:
     return statuses[-1] if statuses else None
 
 
-def _pid_alive(run_dir: Path) -> bool:
-    try:
-        os.kill(int((Path(run_dir) / runs.PID_FILE).read_text()), 0)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def _state(run_dir: Path, events: list[dict]) -> tuple[str, str | None]:
     """The run's state and, when it ended badly, why."""
     last = _last_status(events)
     reason = next((e.get("reason") for e in reversed(events) if e["type"] == "status"), None)
     if last == STARTING:
-        return (STARTING, None) if _pid_alive(run_dir) else ("failed", crash_reason(run_dir, None))
+        return (STARTING, None) if runs.pid_alive(run_dir) else ("failed", crash_reason(run_dir, None))
     state = runs.run_status(run_dir)
     if state == "interrupted":
         return state, "the training process is gone (killed, or the machine restarted) before it could finish"

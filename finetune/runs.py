@@ -69,7 +69,8 @@ def read_events(run_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
     return events, offset + len(complete)
 
 
-def _pid_alive(run_dir: Path) -> bool:
+def pid_alive(run_dir: Path) -> bool:
+    """Whether the process recorded in the run folder's pid file still exists."""
     try:
         pid = int((Path(run_dir) / PID_FILE).read_text().strip())
         os.kill(pid, 0)
@@ -85,7 +86,7 @@ def run_status(run_dir: Path) -> str:
         return "new"
     last = statuses[-1]
     if last in ACTIVE:
-        return "running" if _pid_alive(run_dir) else "interrupted"
+        return "running" if pid_alive(run_dir) else "interrupted"
     return last
 
 
