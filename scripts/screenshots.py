@@ -1,6 +1,6 @@
 """Take the README's screenshots of each tab: `python scripts/screenshots.py http://127.0.0.1:7860` against a running app.
 
-It trains the bundled model on the sample with the course's recipe through the Train form (minutes on a laptop CPU),
+It trains the bundled model on the sample with the demo preset through the Train form (about a minute),
 so the Train, Evaluate and Playground tabs show a real run. Needs Debian's chromium and the playwright package.
 """
 import sys
@@ -11,7 +11,6 @@ from playwright.sync_api import sync_playwright
 OUT = Path(__file__).resolve().parent.parent / "assets" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-FORM = [("Logging steps", "4")]
 
 
 def shoot(page, name: str) -> None:
@@ -36,10 +35,7 @@ def main(url: str) -> None:
         page.get_by_text("input_ids.shape").wait_for()
         shoot(page, "tokens")
         page.get_by_role("tab", name="Train").click()
-        page.get_by_role("radio", name="course").check()
-        for label, value in FORM:
-            page.get_by_label(label, exact=True).fill(value)
-            page.get_by_label(label, exact=True).press("Tab")
+        page.get_by_role("radio", name="demo").check()
         page.get_by_role("button", name="Start training").click()
         page.locator("#run-status").get_by_text("finished").wait_for()
         shoot(page, "train")

@@ -14,7 +14,7 @@ from finetune.ui.common import run_choices, user_errors
 
 MODELS = ["bundled", "bert-base-uncased", "distilbert-base-uncased"]
 PRESET_INFO = ("course: the chapter's recipe (TrainingArguments defaults) · default: the project's recipe, tuned on "
-               "real MRPC · demo: a subset and one epoch, minutes on a CPU. Editing any field makes a custom run.")
+               "real MRPC · demo: lr 1e-4, 6 epochs on at most 800 pairs, about a minute on the sample. Editing any field makes a custom run.")
 CURVE_TYPES = {"step": "int64", "value": "float64", "series": "str"}  # numeric axes from the very first (empty) draw
 CURVE_COLORS = {"training loss": "#2563eb", "validation loss": "#f97316", "validation accuracy": "#16a34a",
                 "validation F1": "#9333ea"}
