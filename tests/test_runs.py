@@ -26,7 +26,7 @@ def test_status_follows_the_last_status_event_and_the_process(tmp_path):
     runs.append_event(tmp_path, "status", status="started")
     (tmp_path / runs.PID_FILE).write_text(str(os.getpid()))
     assert runs.run_status(tmp_path) == "running"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     (tmp_path / runs.PID_FILE).write_text(dead.stdout.strip())
     assert runs.run_status(tmp_path) == "interrupted"
     runs.append_event(tmp_path, "status", status="stopped")
