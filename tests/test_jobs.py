@@ -146,7 +146,7 @@ def test_a_run_whose_process_vanished_reads_as_interrupted(tmp_path):
     run_dir.mkdir(parents=True)
     RunConfig().save(run_dir / runs.CONFIG_FILE)
     runs.append_event(run_dir, "status", status="started")
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     (run_dir / runs.PID_FILE).write_text(gone.stdout.strip())
     summary = jobs.status(run_dir)
     assert summary["state"] == "interrupted" and "gone" in summary["reason"]

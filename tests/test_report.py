@@ -45,7 +45,7 @@ def test_misclassified_pairs_are_the_wrong_rows_most_confident_first(tiny_run):
     assert {w["idx"] for w in wrong} == {r["idx"] for r in rows if r["prediction"] != r["label"]}
     assert [w["confidence"] for w in wrong] == sorted((w["confidence"] for w in wrong), reverse=True)
     assert all(w["label"] != w["prediction"] and w["label"] in {"equivalent", "not_equivalent"} for w in wrong)
-    (tn, fp), (fn, tp) = runs.read_metrics(tiny_run)["final"]["confusion_matrix"]
+    (_, fp), (fn, _) = runs.read_metrics(tiny_run)["final"]["confusion_matrix"]
     assert len(wrong) == fp + fn
 
 
