@@ -12,10 +12,17 @@ SHARED_MRPC = REPO.parent / "shared" / "data" / "mrpc"
 SAMPLE = REPO / "assets" / "sample"
 
 
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One finetune cache (ONNX exports) for the whole session: exporting the same model twice would only cost time."""
+    return tmp_path_factory.mktemp("finetune-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Each test gets its own runs folder and never touches the user's Hugging Face cache or the network."""
+def isolated(tmp_path, monkeypatch, cache_dir):
+    """Each test gets its own runs folder and never touches the user's caches or the network."""
     monkeypatch.setenv("FINETUNE_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("FINETUNE_CACHE_DIR", str(cache_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
