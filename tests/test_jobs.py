@@ -107,7 +107,7 @@ def test_a_running_run_stops_with_a_checkpoint_and_resumes_to_the_end(tiny_bert)
     jobs.stop(run_dir)
     assert wait_for(run_dir, settled)["state"] == "stopped"
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
-    assert statuses == ["starting", "started", "stopped", "starting", "resumed", "stopped"]
+    assert statuses == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "stopped"]
 
 
 def test_a_child_killed_mid_run_shows_failed_with_the_signal_and_can_resume(tiny_bert):
