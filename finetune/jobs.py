@@ -225,10 +225,12 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
     statuses = [e for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
     launched = max(i for i, e in enumerate(statuses) if e["status"] == STARTING and e.get("pid") == process.pid)
     since = [e["status"] for e in statuses[launched + 1:]]
-    if any(status in runs.FINAL or status in {STARTING, QUEUED} for status in since):
+    if any(status in runs.FINAL or status in {STARTING, QUEUED, "interrupted"} for status in since):
         pass  # it said how it ended (and a resumed run may have been queued or launched since)
     elif not since and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
         runs.append_event(run_dir, "status", status="stopped", reason="stopped before training began")
+    elif since and code is not None and code < 0:  # killed mid-training from outside (OOM killer, kill -9): its last checkpoint is intact
+        runs.append_event(run_dir, "status", status="interrupted", reason=crash_reason(run_dir, code), exit_code=code)
     else:
         runs.append_event(run_dir, "status", status="failed", reason=crash_reason(run_dir, code), exit_code=code)
     schedule()  # its slot is free
@@ -262,9 +264,9 @@ def _state(run_dir: Path, events: list[dict]) -> tuple[str, str | None]:
     if last == STARTING:
         return (STARTING, None) if runs.pid_alive(run_dir) else ("failed", crash_reason(run_dir, None))
     state = runs.run_status(run_dir)
-    if state == "interrupted":
+    if state == "interrupted" and last != "interrupted":
         return state, "the training process is gone (killed, or the machine restarted) before it could finish"
-    return state, reason if state in {"stopped", "failed"} else None
+    return state, reason if state in {"stopped", "failed", "interrupted"} else None
 
 
 def _eta(logs: list[dict], now: float) -> float | None:

@@ -1,6 +1,7 @@
 """Fine-tuning with Trainer from a RunConfig, logging every step to the run folder's event log."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -158,8 +159,10 @@ def _guarded_trainer(base):
             target = os.path.join(final_dir, name)
             shutil.rmtree(target, ignore_errors=True)  # a step saved twice (stop at an epoch's end): the newer wins
             os.replace(os.path.join(partial_dir, name), target)
+            with contextlib.suppress(OSError):
+                os.rmdir(partial_dir)  # empty now, unless another process's rng state is still on its way
             rotate_checkpoints(output_dir=final_dir, save_total_limit=limit,
-                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True)
+                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
 
     return GuardedTrainer
 
@@ -209,6 +212,9 @@ def _prepare_data(config: RunConfig, tokenizer):
     for split, limit in (("train", config.max_train_samples), ("validation", config.max_eval_samples)):
         if limit is not None and limit < len(raw[split]):
             raw[split] = raw[split].select(range(limit))
+    if config.batch_size > len(raw["train"]):
+        raise FinetuneError(f"batch size {config.batch_size} is larger than the {len(raw['train'])} training pairs of "
+                            f"{config.data}: not one full step per epoch")
     return raw, tokenize_dataset(raw, tokenizer, config.max_length)
 
 
