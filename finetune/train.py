@@ -125,8 +125,7 @@ def _guarded_trainer(base):
     """Trainer that writes each checkpoint under checkpoints/.partial/ and renames it when complete, and stops at
     the first non-finite loss: neither a half-written nor a NaN checkpoint can ever be resumed from."""
     import torch
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-    from transformers.trainer_utils import rotate_checkpoints
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
     class GuardedTrainer(base):
         def training_step(self, model, inputs, *args, **kwargs):
@@ -150,6 +149,7 @@ def _guarded_trainer(base):
                 super()._save_checkpoint(model, trial)
             finally:
                 self.args.output_dir, self.args.save_total_limit = final_dir, limit
+            self.accelerator.wait_for_everyone()  # every process's rng state is in the folder before it is renamed
             if not self.args.should_save:
                 return
             best = os.path.join(final_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.best_global_step}")
@@ -160,7 +160,7 @@ def _guarded_trainer(base):
             shutil.rmtree(target, ignore_errors=True)  # a step saved twice (stop at an epoch's end): the newer wins
             os.replace(os.path.join(partial_dir, name), target)
             with contextlib.suppress(OSError):
-                os.rmdir(partial_dir)  # empty now, unless another process's rng state is still on its way
+                os.rmdir(partial_dir)  # empty now: nothing is left lying around in checkpoints/
             rotate_checkpoints(output_dir=final_dir, save_total_limit=limit,
                                best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
 
@@ -304,9 +304,9 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     model = load_classifier(config.model, seed=config.seed)
     args = _training_arguments(config, run_dir, precision, device)
     callback = make_callback(run_dir, echo and args.disable_tqdm)
-    trainer = _guarded_trainer(Trainer)(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
-                      processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
-                      callbacks=[callback])
+    trainer = _guarded_trainer(Trainer)(
+        model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
+        processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics, callbacks=[callback])
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()

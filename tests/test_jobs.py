@@ -110,13 +110,42 @@ def test_a_running_run_stops_with_a_checkpoint_and_resumes_to_the_end(tiny_bert)
     assert statuses == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "stopped"]
 
 
-def test_a_child_killed_mid_run_shows_failed_with_the_signal_and_can_resume(tiny_bert):
-    run_dir = jobs.start(long_running(tiny_bert))
-    wait_for(run_dir, lambda s: s["state"] == "running" and s["epoch"] > 1)  # past the first epoch's checkpoint
+def status_steps(run_dir):
+    """(status, step) of each status event, and the steps each process logged, in order."""
+    events, _ = runs.read_events(run_dir)
+    segments, statuses = [], []
+    for event in events:
+        if event["type"] == "status":
+            statuses.append(event["status"])
+            if event["status"] in runs.ACTIVE:
+                segments.append([])
+        elif event["type"] in {"log", "progress"} and segments:
+            segments[-1].append(event["step"])
+    return statuses, segments
+
+
+def test_a_child_killed_mid_run_is_interrupted_and_resumes_from_its_checkpoint_to_a_model_that_loads(tiny_bert):
+    from finetune.predict import run_predictor
+
+    run_dir = jobs.start(tiny(tiny_bert, epochs=3, batch_size=2, max_train_samples=96, logging_steps=1))  # 144 steps
+    running = wait_for(run_dir, lambda s: runs.last_checkpoint(run_dir) is not None and s["step"] >= 55)
     os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
-    failed = wait_for(run_dir, settled, seconds=10)
-    assert failed["state"] == "failed" and "SIGKILL" in failed["reason"] and "memory" in failed["reason"]
-    assert failed["resumable"]
+    killed_at = jobs.status(run_dir)["step"]
+    interrupted = wait_for(run_dir, settled, seconds=10)
+    assert interrupted["state"] == "interrupted" and "SIGKILL" in interrupted["reason"] and interrupted["resumable"]
+    checkpoint_step = int(runs.last_checkpoint(run_dir).name.split("-")[1])
+    assert running["step"] <= killed_at and checkpoint_step == 48  # the end of epoch 1
+    jobs.resume(run_dir)
+    final = wait_for(run_dir, lambda s: s["state"] not in jobs.WAITING_OR_LIVE)
+    assert final["state"] == "finished" and final["step"] == final["max_steps"] == 144, final
+    statuses, (before, after) = status_steps(run_dir)
+    assert statuses == ["queued", "starting", "started", "interrupted", "queued", "starting", "resumed", "finished"]
+    assert before == sorted(before) and after == sorted(after)  # steps never go backwards within a process
+    assert after[0] == checkpoint_step and after[-1] == 144  # resumed exactly at the checkpoint, not from 0
+    print(f"\nkill -9 of the training child at step {killed_at}: resumed from step {checkpoint_step}, "
+          f"{killed_at - checkpoint_step} steps redone, finished at {final['step']}")
+    answer = run_predictor(run_dir).predict("The cat sat on the mat.", "A cat was sitting on the mat.")
+    assert answer["label"] in {"equivalent", "not_equivalent"}
 
 
 def test_a_child_killed_while_starting_fails_and_one_stopped_while_starting_ends_stopped(tiny_bert):
