@@ -210,3 +210,16 @@ def queued_runs(parent: Path | None = None) -> list[Path]:
     parent = parent or runs_dir()
     waiting = [(entry["time"], p) for p in parent.glob(f"*/{QUEUE_FILE}") if (entry := queue_entry(p.parent))]
     return [p.parent for _, p in sorted(waiting)]
+
+
+def browser_secret() -> str:
+    """The key the app's pages encrypt their owner token with in the browser, kept in the runs folder so that a
+    restarted app still reads the tokens its pages saved (Gradio would otherwise pick a new one at each start)."""
+    path = runs_dir() / ".browser-secret"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}")
+        partial.write_text(secrets.token_urlsafe(24))
+        partial.chmod(0o600)
+        partial.replace(path)
+    return path.read_text().strip()
