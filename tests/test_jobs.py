@@ -209,3 +209,52 @@ def test_the_log_tail_is_the_last_lines_with_redrawn_bars_settled(tmp_path):
     (tmp_path / runs.LOG_FILE).write_text("".join(f"line {i}\n" for i in range(100)) + "bar 10%\rbar 50%\rbar 100%\n")
     tail = jobs.log_tail(tmp_path, lines=3).splitlines()
     assert tail == ["line 98", "line 99", "bar 100%"]
+
+
+def test_the_number_of_trainings_at_once_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
+    assert jobs.max_jobs() == 1  # this machine has no GPU
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "3")
+    assert jobs.max_jobs() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(jobs.MAX_JOBS_ENV, bad)
+        with pytest.raises(ConfigError, match="FINETUNE_MAX_JOBS must be a whole number >= 1"):
+            jobs.max_jobs()
+
+
+def test_a_queued_run_waits_for_the_slot_leaves_the_queue_when_stopped_and_only_its_owner_deletes_it(tiny_bert, monkeypatch):
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    live = jobs.start(long_running(tiny_bert), owner="alice")
+    waiting = jobs.start(tiny(tiny_bert), owner="bob")
+    queued = jobs.status(waiting)
+    assert queued["state"] == "queued" and queued["queue_position"] == 1 and not (waiting / runs.PID_FILE).exists()
+    assert jobs.schedule() == []  # the one slot is taken
+    with pytest.raises(runs.RunError, match=f"you already have run {waiting.name} queued"):
+        jobs.start(tiny(tiny_bert), owner="bob")
+    with pytest.raises(runs.RunError, match="belongs to another session"):
+        jobs.stop(waiting, owner="alice")
+    jobs.stop(waiting, owner="bob")
+    left = jobs.status(waiting)
+    assert left["state"] == "stopped" and left["reason"] == "taken out of the queue before it began" and not left["resumable"]
+    assert runs.queued_runs() == []
+    with pytest.raises(runs.RunError, match="belongs to another session"):
+        jobs.delete(waiting, owner="alice")
+    jobs.delete(waiting, owner="bob")
+    assert not waiting.exists() and jobs.status(live)["state"] in jobs.LIVE
+    with pytest.raises(runs.RunError, match="stop it before deleting it"):
+        jobs.delete(live, owner="alice")
+
+
+def test_queued_runs_start_in_their_order_when_a_slot_frees(tiny_bert, monkeypatch):
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    first = jobs.start(long_running(tiny_bert))
+    second, third = jobs.start(tiny(tiny_bert)), jobs.start(tiny(tiny_bert, seed=3))
+    assert [jobs.status(r)["queue_position"] for r in (second, third)] == [1, 2]
+    jobs.stop(first)
+    wait_for(second, lambda s: s["state"] != "queued")  # the reaper of the first gives its slot to the next in line
+    assert jobs.status(third)["queue_position"] == 1
+    assert wait_for(second, settled)["state"] == "finished"
+    assert wait_for(third, settled)["state"] == "finished"
+    launched = [next(e["time"] for e in runs.read_events(r)[0] if e.get("status") == "starting") for r in (second, third)]
+    ended = next(e["time"] for e in runs.read_events(second)[0] if e.get("status") == "finished")
+    assert launched[0] < ended <= launched[1]

@@ -195,7 +195,13 @@ def poll(name: str | None, seen: list | None, token: str | None):
     return status_markdown(summary), progress_html(summary), curve, jobs.log_tail(run_dir), *buttons, labels, mark
 
 
-def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
+def owner_token() -> gr.BrowserState:
+    """Who this browser is, across page reloads and app restarts (the secret is kept in the runs folder). Made outside
+    the tabs: a component in a tab not yet opened is not mounted, so it would neither load nor keep its value."""
+    return gr.BrowserState(None, storage_key="finetune-owner", secret=runs.browser_secret())
+
+
+def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     with gr.Tab("Train", id="train"):
         with gr.Row():
             with gr.Column(scale=2):
@@ -225,8 +231,6 @@ def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
                 log = gr.Textbox(label="Log: the last lines the training process printed", lines=jobs.LOG_TAIL_LINES,
                                  max_lines=jobs.LOG_TAIL_LINES + 10, elem_id="run-log")
         seen = gr.State(None)
-        # Who this browser is, across page reloads (and app restarts: the secret is kept in the runs folder).
-        token = gr.BrowserState(None, storage_key="finetune-owner", secret=runs.browser_secret())
         timer = gr.Timer(1.0)
 
     form = [model, data, preset, *inputs.values()]
