@@ -155,7 +155,12 @@ def schedule() -> list[Path]:
         for run_dir in runs.queued_runs():
             if alive >= max_jobs():
                 break
-            _launch(run_dir)
+            try:
+                _launch(run_dir)
+            except (OSError, ValueError, TypeError, KeyError) as err:  # a damaged folder must not block the queue
+                (run_dir / runs.QUEUE_FILE).unlink(missing_ok=True)
+                runs.append_event(run_dir, "status", status="failed", reason=f"cannot launch it: {err}")
+                continue
             launched.append(run_dir)
             alive += 1
         return launched

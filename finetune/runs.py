@@ -187,7 +187,14 @@ def list_runs(parent: Path | None = None) -> list[Path]:
     parent = parent or runs_dir()
     if not parent.is_dir():
         return []
-    return sorted((p for p in parent.iterdir() if is_run_dir(p)), key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted((p for p in parent.iterdir() if is_run_dir(p)), key=_mtime, reverse=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # deleted while listing
+        return 0.0
 
 
 def enqueue(run_dir: Path, resume: bool) -> None:

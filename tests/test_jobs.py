@@ -258,3 +258,11 @@ def test_queued_runs_start_in_their_order_when_a_slot_frees(tiny_bert, monkeypat
     launched = [next(e["time"] for e in runs.read_events(r)[0] if e.get("status") == "starting") for r in (second, third)]
     ended = next(e["time"] for e in runs.read_events(second)[0] if e.get("status") == "finished")
     assert launched[0] < ended <= launched[1]
+
+
+def test_a_queued_run_whose_folder_is_damaged_fails_and_lets_the_next_one_start(tiny_bert):
+    broken = runs.new_run_dir("broken")
+    runs.enqueue(broken, resume=False)  # no config.json: nothing to launch
+    fine = jobs.start(tiny(tiny_bert))
+    assert jobs.status(broken)["state"] == "failed" and "cannot launch it" in jobs.status(broken)["reason"]
+    assert jobs.status(fine)["state"] in jobs.LIVE

@@ -123,3 +123,19 @@ def test_checkpoints_are_bounded_to_the_last_ones_and_the_best(tmp_path, tiny_be
     kept = sorted(p.name for p in (run / runs.CHECKPOINTS_DIR).iterdir())
     assert runs.last_checkpoint(run).name == "checkpoint-12" and best.parent == run / runs.CHECKPOINTS_DIR
     assert best.name in kept and len(kept) == 2, kept  # 6 saved, the last and the best kept; nothing partial left
+
+
+def test_resume_takes_the_last_complete_checkpoint_never_a_half_written_one(tmp_path, tiny_bert):
+    import shutil
+
+    run = tmp_path / "run"
+    config = tiny_config(tiny_bert, max_train_samples=64, epochs=2)  # checkpoints at steps 4 and 8
+    train(config, run)
+    checkpoints = run / runs.CHECKPOINTS_DIR
+    shutil.copytree(checkpoints / "checkpoint-8", checkpoints / "checkpoint-12")
+    (checkpoints / "checkpoint-12" / "optimizer.pt").unlink()  # a save that died before the optimizer was written
+    shutil.copytree(checkpoints / "checkpoint-8", checkpoints / runs.PARTIAL_DIR / "checkpoint-16")  # never renamed
+    train(config, run, resume=True)
+    resumed = [e for e in runs.read_events(run)[0] if e.get("status") == "resumed"]
+    assert [Path(e["checkpoint"]).name for e in resumed] == ["checkpoint-8"]
+    assert not (checkpoints / runs.PARTIAL_DIR).exists()  # what a cut-short save left is cleared
