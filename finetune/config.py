@@ -52,6 +52,8 @@ class RunConfig:
             (8 <= self.max_length <= 512, f"max length must be between 8 and 512 tokens, got {self.max_length}"),
             (self.max_train_samples is None or self.max_train_samples >= 1, f"max train samples must be >= 1, got {self.max_train_samples}"),
             (self.max_eval_samples is None or self.max_eval_samples >= 1, f"max eval samples must be >= 1, got {self.max_eval_samples}"),
+            (self.max_train_samples is None or self.batch_size <= self.max_train_samples,
+             f"batch size {self.batch_size} is larger than the {self.max_train_samples} training pairs kept (max train samples)"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             (self.sampling in SAMPLING, f"sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}"),

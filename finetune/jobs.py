@@ -1,8 +1,10 @@
-"""Trainings as child processes of the app: start, resume and stop them, and summarise a run from its folder."""
+"""Trainings as child processes of the app: a FIFO queue of at most max_jobs() at once, owners, start, resume,
+stop, delete, and a run's summary from its folder."""
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +17,14 @@ from finetune.cli import ALL
 from finetune.config import ConfigError, RunConfig
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+MAX_JOBS_ENV = "FINETUNE_MAX_JOBS"
 STARTING = "starting"  # the status the app records between spawning the CLI and its "started"
+QUEUED = "queued"
 LIVE = {STARTING, "running"}
+WAITING_OR_LIVE = LIVE | {QUEUED}
+SCHEDULE_SECONDS = 2.0  # how often the app looks for a free slot besides when one of its children ends
+_lock = threading.RLock()  # one scheduling decision at a time: no double start, no slot given twice
+_scheduler: list[threading.Thread] = []
 RESUMABLE = {"stopped", "interrupted", "failed"}
 LOG_TAIL_BYTES = 16_384
 LOG_TAIL_LINES = 20
@@ -68,29 +76,132 @@ def _check_sources(config: RunConfig) -> None:
         raise DataError(f"data {config.data} does not exist: use 'sample', 'hub', or a file or folder on the server")
 
 
-def start(config: RunConfig) -> Path:
-    """Launch `python -m finetune train` for this config in a new run folder; return the folder at once."""
+def max_jobs() -> int:
+    """Trainings at once: $FINETUNE_MAX_JOBS, else one per GPU, else one (two on a CPU only slow each other down)."""
+    value = os.environ.get(MAX_JOBS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"{MAX_JOBS_ENV} must be a whole number >= 1, got {value!r}")
+        return int(value)
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
+def _require_owner(run_dir: Path, owner: str | None) -> None:
+    if not runs.is_owner(run_dir, owner):
+        raise runs.RunError(f"run {run_id(run_dir)} belongs to another session: only the page or API client that "
+                            "started it can stop, resume or delete it")
+
+
+def _refuse_second_run(owner: str | None) -> None:
+    """One queued or live run per owner: a double click or a repeated call must not start a second one."""
+    if not owner:
+        return
+    for run_dir in runs.list_runs():
+        if runs.owned(run_dir) and runs.is_owner(run_dir, owner):
+            state = status(run_dir)["state"]
+            if state in WAITING_OR_LIVE:
+                raise runs.RunError(f"you already have run {run_id(run_dir)} {state}: stop it, or wait for it to end, "
+                                    "before starting another")
+
+
+def start(config: RunConfig, owner: str | None = None) -> Path:
+    """Queue `python -m finetune train` for this config in a new run folder (launched at once if a slot is free);
+    return the folder. A run with an owner token can only be stopped, resumed or deleted with it."""
     config = checked(config)
     _check_sources(config)
-    run_dir = runs.new_run_dir(config.model).resolve()
-    _spawn(["train", *cli_args(config), "--output-dir", str(run_dir)], run_dir)
+    with _lock:
+        _refuse_second_run(owner)
+        run_dir = runs.new_run_dir(config.model).resolve()
+        config.save(run_dir / runs.CONFIG_FILE)
+        if owner:
+            runs.set_owner(run_dir, owner)
+        runs.enqueue(run_dir, resume=False)
+        schedule()
     return run_dir
 
 
-def resume(run_dir: Path) -> Path:
-    """Continue a stopped, interrupted or failed run from its last checkpoint, in a new child process."""
-    state = status(run_dir)
-    if state["state"] not in RESUMABLE:
-        raise runs.RunError(f"run {run_id(run_dir)} is {state['state']}: only a stopped, interrupted or failed run can resume")
-    if not state["resumable"]:
-        raise runs.RunError(f"run {run_id(run_dir)} has no checkpoint to resume from; start a new run instead")
-    _spawn(["train", "--resume", str(Path(run_dir).resolve())], Path(run_dir))
+def resume(run_dir: Path, owner: str | None = None) -> Path:
+    """Queue a stopped, interrupted or failed run to continue from its last checkpoint, in a new child process."""
+    _require_owner(run_dir, owner)
+    with _lock:
+        state = status(run_dir)
+        if state["state"] not in RESUMABLE:
+            raise runs.RunError(f"run {run_id(run_dir)} is {state['state']}: only a stopped, interrupted or failed run can resume")
+        if not state["resumable"]:
+            raise runs.RunError(f"run {run_id(run_dir)} has no checkpoint to resume from; start a new run instead")
+        _refuse_second_run(owner)
+        runs.enqueue(Path(run_dir), resume=True)
+        schedule()
     return Path(run_dir)
 
 
-def stop(run_dir: Path) -> None:
-    """Ask a live run to save a checkpoint and end as stopped; one still starting up is ended at once."""
-    state = status(run_dir)["state"]
+def delete(run_dir: Path, owner: str | None = None) -> None:
+    """Remove the run folder (checkpoints, model, events); only its owner may, and not while it is queued or live."""
+    _require_owner(run_dir, owner)
+    with _lock:
+        state = status(run_dir)["state"]
+        if state in WAITING_OR_LIVE:
+            raise runs.RunError(f"run {run_id(run_dir)} is {state}: stop it before deleting it")
+        shutil.rmtree(run_dir)
+
+
+def schedule() -> list[Path]:
+    """Launch queued runs, oldest first, while fewer than max_jobs() trainings are alive; return those launched."""
+    with _lock:
+        alive = sum(1 for run_dir in runs.list_runs() if runs.pid_alive(run_dir))
+        launched = []
+        for run_dir in runs.queued_runs():
+            if alive >= max_jobs():
+                break
+            try:
+                _launch(run_dir)
+            except (OSError, ValueError, TypeError, KeyError) as err:  # a damaged folder must not block the queue
+                (run_dir / runs.QUEUE_FILE).unlink(missing_ok=True)
+                runs.append_event(run_dir, "status", status="failed", reason=f"cannot launch it: {err}")
+                continue
+            launched.append(run_dir)
+            alive += 1
+        return launched
+
+
+def _launch(run_dir: Path) -> None:
+    entry = runs.queue_entry(run_dir)
+    if entry["resume"]:
+        cli = ["train", "--resume", str(run_dir.resolve())]
+    else:
+        cli = ["train", *cli_args(RunConfig.load(run_dir / runs.CONFIG_FILE)), "--output-dir", str(run_dir.resolve())]
+    _spawn(cli, run_dir)
+    (run_dir / runs.QUEUE_FILE).unlink()  # after the "starting" event: a restart never finds it neither queued nor begun
+
+
+def start_scheduler() -> None:
+    """The app's background loop: queued runs (also those left by a previous app) start as slots free up."""
+    def loop():
+        while True:
+            try:
+                schedule()
+            except Exception as err:  # noqa: BLE001 - a bad run folder must not end the loop that serves the others
+                print(f"scheduler: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            time.sleep(SCHEDULE_SECONDS)
+
+    with _lock:
+        if not _scheduler:
+            _scheduler.append(threading.Thread(target=loop, name="finetune-scheduler", daemon=True))
+            _scheduler[0].start()
+
+
+def stop(run_dir: Path, owner: str | None = None) -> None:
+    """Ask a live run to save a checkpoint and end as stopped; one still starting up is ended at once, and a queued
+    one leaves the queue."""
+    _require_owner(run_dir, owner)
+    with _lock:
+        state = status(run_dir)["state"]
+        if state == QUEUED:
+            (Path(run_dir) / runs.QUEUE_FILE).unlink()
+            runs.append_event(run_dir, "status", status="stopped", reason="taken out of the queue before it began")
+            return
     if state not in LIVE:
         raise runs.RunError(f"run {run_id(run_dir)} is {state}, not running: nothing to stop")
     runs.request_stop(run_dir)
@@ -103,12 +214,12 @@ def stop(run_dir: Path) -> None:
 
 def _spawn(cli: list[str], run_dir: Path) -> None:
     """The child writes into the run folder's log (never a pipe nobody reads) in its own session."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FINETUNE_APP_PID": str(os.getpid()),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
     with open(run_dir / runs.LOG_FILE, "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "finetune", *cli], stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    (run_dir / runs.PID_FILE).write_text(str(process.pid))
+    runs.record_pid(run_dir, process.pid)
     runs.append_event(run_dir, "status", status=STARTING, pid=process.pid, command=["python", "-m", "finetune", *cli])
     threading.Thread(target=_reap, args=(process, run_dir), name=f"reap-{run_dir.name}", daemon=True).start()
 
@@ -119,12 +230,15 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
     statuses = [e for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
     launched = max(i for i, e in enumerate(statuses) if e["status"] == STARTING and e.get("pid") == process.pid)
     since = [e["status"] for e in statuses[launched + 1:]]
-    if any(status in runs.FINAL or status == STARTING for status in since):
-        return  # it said how it ended (and a resumed run may have been launched since)
-    if not since and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
+    if any(status in runs.FINAL or status in {STARTING, QUEUED, "interrupted"} for status in since):
+        pass  # it said how it ended (and a resumed run may have been queued or launched since)
+    elif not since and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
         runs.append_event(run_dir, "status", status="stopped", reason="stopped before training began")
+    elif since and code is not None and code < 0:  # killed mid-training from outside (OOM killer, kill -9): its last checkpoint is intact
+        runs.append_event(run_dir, "status", status="interrupted", reason=crash_reason(run_dir, code), exit_code=code)
     else:
         runs.append_event(run_dir, "status", status="failed", reason=crash_reason(run_dir, code), exit_code=code)
+    schedule()  # its slot is free
 
 
 def crash_reason(run_dir: Path, code: int | None) -> str:
@@ -148,12 +262,16 @@ def _state(run_dir: Path, events: list[dict]) -> tuple[str, str | None]:
     """The run's state and, when it ended badly, why."""
     last = _last_status(events)
     reason = next((e.get("reason") for e in reversed(events) if e["type"] == "status"), None)
+    if (run_dir / runs.QUEUE_FILE).is_file():
+        return QUEUED, None
+    if last == QUEUED:  # left the queue without being launched: only an app dying at that very moment does this
+        return "failed", "the app ended as it launched this run: start it again"
     if last == STARTING:
         return (STARTING, None) if runs.pid_alive(run_dir) else ("failed", crash_reason(run_dir, None))
     state = runs.run_status(run_dir)
-    if state == "interrupted":
+    if state == "interrupted" and last != "interrupted":
         return state, "the training process is gone (killed, or the machine restarted) before it could finish"
-    return state, reason if state in {"stopped", "failed"} else None
+    return state, reason if state in {"stopped", "failed", "interrupted"} else None
 
 
 def _eta(logs: list[dict], now: float) -> float | None:
@@ -161,6 +279,12 @@ def _eta(logs: list[dict], now: float) -> float | None:
     if not logs or logs[-1].get("eta_seconds") is None:
         return None
     return max(0.0, logs[-1]["eta_seconds"] - (now - logs[-1]["time"]))
+
+
+def _queue_position(run_dir: Path) -> int | None:
+    """1 for the next run to start; None if it left the queue meanwhile."""
+    waiting = [p.name for p in runs.queued_runs(run_dir.parent)]
+    return waiting.index(run_dir.name) + 1 if run_dir.name in waiting else None
 
 
 def status(run_dir: Path) -> dict:
@@ -184,6 +308,8 @@ def status(run_dir: Path) -> dict:
         "metrics": final["final"] if final else None,
         "eta_seconds": _eta(logs, time.time()) if state == "running" else None,
         "resumable": state in RESUMABLE and runs.last_checkpoint(run_dir) is not None,
+        "queue_position": _queue_position(run_dir) if state == QUEUED else None,
+        "owned": runs.owned(run_dir),
     }
 
 

@@ -1,9 +1,12 @@
 """Run folders: where they live, their append-only event log, status, stop requests and checkpoints."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +19,15 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 STOP_FILE = "STOP"
 PID_FILE = "pid"
+PID_START_FILE = "pid.start"  # "PID START": the process's start time, so a reused pid is not taken for the run's
+OWNER_FILE = "owner"  # sha256 of the owner's token: who may stop, resume or delete the run from the app
+QUEUE_FILE = "QUEUED"  # present while the run waits for a free training slot: the enqueue time and what to launch
 LOG_FILE = "output.log"  # the training process's stdout and stderr when the app starts it
-LAUNCH_FILES = {LOG_FILE, PID_FILE, EVENTS_FILE}  # what the app writes into a new run folder before the CLI starts
+# What the app writes into a new run folder before the CLI starts (config.json too: a queued run must survive a restart).
+LAUNCH_FILES = {LOG_FILE, PID_FILE, PID_START_FILE, EVENTS_FILE, OWNER_FILE, QUEUE_FILE, CONFIG_FILE}
 CHECKPOINTS_DIR = "checkpoints"
+PARTIAL_DIR = ".partial"  # under checkpoints/: a checkpoint being written, renamed to checkpoints/checkpoint-N when complete
+CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # with the weights, what resuming needs
 MODEL_DIR = "model"
 ACTIVE = {"started", "resumed"}
 FINAL = {"finished", "stopped", "failed"}
@@ -69,14 +78,40 @@ def read_events(run_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
     return events, offset + len(complete)
 
 
+def process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22); None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) ": the name may hold spaces and parentheses
+    return None if fields[0] in {"Z", "X"} else fields[19]
+
+
+def record_pid(run_dir: Path, pid: int) -> None:
+    """Write the pid and its start time (start first: a reader pairs them by pid)."""
+    (Path(run_dir) / PID_START_FILE).write_text(f"{pid} {process_start(pid) or ''}")
+    (Path(run_dir) / PID_FILE).write_text(str(pid))
+
+
 def pid_alive(run_dir: Path) -> bool:
-    """Whether the process recorded in the run folder's pid file still exists."""
+    """Whether the process recorded in the run folder is still that process (not a later one given the same pid)."""
     try:
         pid = int((Path(run_dir) / PID_FILE).read_text().strip())
-        os.kill(pid, 0)
     except (OSError, ValueError):
         return False
-    return True
+    if not Path("/proc/self/stat").exists():  # no procfs (macOS): existence of the pid is all there is to check
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    started = process_start(pid)
+    try:
+        recorded_pid, recorded_start = (Path(run_dir) / PID_START_FILE).read_text().split()
+    except (OSError, ValueError):
+        return started is not None  # a run recorded before start times were: the pid alone
+    return started is not None and (recorded_pid != str(pid) or recorded_start == started)
 
 
 def run_status(run_dir: Path) -> str:
@@ -99,11 +134,42 @@ def stop_requested(run_dir: Path) -> bool:
     return (Path(run_dir) / STOP_FILE).exists()
 
 
+def checkpoint_complete(folder: Path) -> bool:
+    """A checkpoint-N folder holding the weights, optimizer, scheduler and trainer state."""
+    has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
+    return re.fullmatch(r"checkpoint-\d+", folder.name) is not None and has_weights and all(
+        (folder / name).is_file() for name in CHECKPOINT_FILES)
+
+
 def last_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint-N folder, or None."""
+    """The newest complete checkpoint-N folder, or None; ones still being written (under .partial/) never count."""
     folder = Path(run_dir) / CHECKPOINTS_DIR
-    found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and checkpoint_complete(p)]
     return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def new_owner_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def set_owner(run_dir: Path, token: str) -> None:
+    """Keep only the token's hash: the run folder never reveals what to send to act on the run."""
+    (Path(run_dir) / OWNER_FILE).write_text(_digest(token))
+
+
+def owned(run_dir: Path) -> bool:
+    return (Path(run_dir) / OWNER_FILE).is_file()
+
+
+def is_owner(run_dir: Path, token: str | None) -> bool:
+    """Whether `token` is the run's owner's; a run without an owner (made with the CLI) belongs to everyone."""
+    if not owned(run_dir):
+        return True
+    return bool(token) and hmac.compare_digest((Path(run_dir) / OWNER_FILE).read_text().strip(), _digest(token))
 
 
 def read_metrics(run_dir: Path) -> dict | None:
@@ -121,4 +187,46 @@ def list_runs(parent: Path | None = None) -> list[Path]:
     parent = parent or runs_dir()
     if not parent.is_dir():
         return []
-    return sorted((p for p in parent.iterdir() if is_run_dir(p)), key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted((p for p in parent.iterdir() if is_run_dir(p)), key=_mtime, reverse=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # deleted while listing
+        return 0.0
+
+
+def enqueue(run_dir: Path, resume: bool) -> None:
+    """Put the run in the training queue; the file, in the run folder, keeps the queue across restarts of the app."""
+    partial = Path(run_dir) / (QUEUE_FILE + ".tmp")
+    partial.write_text(json.dumps({"time": time.time(), "resume": resume}))
+    partial.replace(Path(run_dir) / QUEUE_FILE)  # whole or absent, even if the app dies mid-write
+    append_event(run_dir, "status", status="queued", resume=resume)
+
+
+def queue_entry(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(run_dir) / QUEUE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def queued_runs(parent: Path | None = None) -> list[Path]:
+    """Runs waiting for a training slot, first come first."""
+    parent = parent or runs_dir()
+    waiting = [(entry["time"], p) for p in parent.glob(f"*/{QUEUE_FILE}") if (entry := queue_entry(p.parent))]
+    return [p.parent for _, p in sorted(waiting)]
+
+
+def browser_secret() -> str:
+    """The key the app's pages encrypt their owner token with in the browser, kept in the runs folder so that a
+    restarted app still reads the tokens its pages saved (Gradio would otherwise pick a new one at each start)."""
+    path = runs_dir() / ".browser-secret"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}")
+        partial.write_text(secrets.token_urlsafe(24))
+        partial.chmod(0o600)
+        partial.replace(path)
+    return path.read_text().strip()

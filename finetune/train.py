@@ -1,10 +1,13 @@
 """Fine-tuning with Trainer from a RunConfig, logging every step to the run folder's event log."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -12,10 +15,27 @@ from pathlib import Path
 from finetune import FinetuneError, runs
 from finetune.config import RunConfig
 
-_signalled = {"stop": False}
+_signalled = {"stop": False, "reason": None}
+PARENT_ENV = "FINETUNE_APP_PID"  # set by the app: its training children stop (with a checkpoint) when it is gone
+
+
+class NonFiniteLoss(FinetuneError):
+    """The loss became NaN or infinite: training stops before that state reaches a checkpoint."""
 
 
 def _on_signal(signum, frame):
+    _signalled["stop"] = True
+
+
+def _watch_parent(parent: int) -> None:
+    """Ask for a stop once the app that launched this process is gone (re-parented), however it ended.
+
+    A child whose app died (kill -9 included) then saves a checkpoint and ends as stopped, rather than training on
+    unseen or being killed mid-step; the restarted app shows it as stopped and can resume it.
+    """
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    _signalled["reason"] = "the app that started this training ended"
     _signalled["stop"] = True
 
 
@@ -101,6 +121,57 @@ def make_callback(run_dir: Path, echo: bool):
     return RunCallback()
 
 
+def _guarded_trainer(base):
+    """Trainer that writes each checkpoint under checkpoints/.partial/ and renames it when complete, and stops at
+    the first non-finite loss: neither a half-written nor a NaN checkpoint can ever be resumed from."""
+    import torch
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+
+    class GuardedTrainer(base):
+        def training_step(self, model, inputs, *args, **kwargs):
+            loss = super().training_step(model, inputs, *args, **kwargs)
+            if not torch.isfinite(loss).all():  # raised before the optimizer applies the non-finite gradients
+                raise NonFiniteLoss(f"loss became {loss.item()} at step {self.state.global_step + 1}; "
+                                    f"{_kept(self.args.output_dir)}: lower the learning rate")
+            return loss
+
+        def _save_checkpoint(self, model, trial):
+            if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+                raise NonFiniteLoss(f"weights became non-finite at step {self.state.global_step}; "
+                                    f"{_kept(self.args.output_dir)}: lower the learning rate")
+            final_dir = self.args.output_dir
+            partial_dir = os.path.join(final_dir, runs.PARTIAL_DIR)
+            name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            shutil.rmtree(os.path.join(partial_dir, name), ignore_errors=True)
+            self.args.output_dir, limit = partial_dir, self.args.save_total_limit
+            self.args.save_total_limit = None  # rotation runs below, on the real folder
+            try:
+                super()._save_checkpoint(model, trial)
+            finally:
+                self.args.output_dir, self.args.save_total_limit = final_dir, limit
+            self.accelerator.wait_for_everyone()  # every process's rng state is in the folder before it is renamed
+            if not self.args.should_save:
+                return
+            best = os.path.join(final_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.best_global_step}")
+            if self.state.best_global_step and (os.path.exists(best) or self.state.best_global_step == self.state.global_step):
+                self.state.best_model_checkpoint = best
+                self.state.save_to_json(os.path.join(partial_dir, name, "trainer_state.json"))
+            target = os.path.join(final_dir, name)
+            shutil.rmtree(target, ignore_errors=True)  # a step saved twice (stop at an epoch's end): the newer wins
+            os.replace(os.path.join(partial_dir, name), target)
+            with contextlib.suppress(OSError):
+                os.rmdir(partial_dir)  # empty now: nothing is left lying around in checkpoints/
+            rotate_checkpoints(output_dir=final_dir, save_total_limit=limit,
+                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
+
+    return GuardedTrainer
+
+
+def _kept(checkpoints: str) -> str:
+    last = runs.last_checkpoint(Path(checkpoints).parent)
+    return f"the last good checkpoint, {last.name}, is kept" if last else "no checkpoint was saved before it"
+
+
 def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device: str):
     from transformers import TrainingArguments
 
@@ -118,6 +189,8 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
         logging_steps=config.logging_steps,
         logging_first_step=True,
         save_total_limit=config.save_total_limit,
+        metric_for_best_model="f1",  # the best checkpoint is kept on top of the last save_total_limit ones
+        greater_is_better=True,
         seed=config.seed,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
@@ -139,6 +212,9 @@ def _prepare_data(config: RunConfig, tokenizer):
     for split, limit in (("train", config.max_train_samples), ("validation", config.max_eval_samples)):
         if limit is not None and limit < len(raw[split]):
             raw[split] = raw[split].select(range(limit))
+    if config.batch_size > len(raw["train"]):
+        raise FinetuneError(f"batch size {config.batch_size} is larger than the {len(raw['train'])} training pairs of "
+                            f"{config.data}: not one full step per epoch")
     return raw, tokenize_dataset(raw, tokenizer, config.max_length)
 
 
@@ -187,9 +263,12 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
         if not resume:
             config.save(run_dir / runs.CONFIG_FILE)
         (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
-        (run_dir / runs.PID_FILE).write_text(str(os.getpid()))
+        runs.record_pid(run_dir, os.getpid())
+        shutil.rmtree(run_dir / runs.CHECKPOINTS_DIR / runs.PARTIAL_DIR, ignore_errors=True)  # a save cut short
     previous = signal.signal(signal.SIGTERM, _on_signal)
-    _signalled["stop"] = False
+    _signalled.update(stop=False, reason=None)
+    if os.environ.get(PARENT_ENV, "").isdigit():
+        threading.Thread(target=_watch_parent, args=(int(os.environ[PARENT_ENV]),), daemon=True).start()
     try:
         return _train(config, run_dir, checkpoint, echo)
     except FinetuneError as err:
@@ -225,17 +304,17 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     model = load_classifier(config.model, seed=config.seed)
     args = _training_arguments(config, run_dir, precision, device)
     callback = make_callback(run_dir, echo and args.disable_tqdm)
-    trainer = Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
-                      processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
-                      callbacks=[callback])
+    trainer = _guarded_trainer(Trainer)(
+        model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
+        processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics, callbacks=[callback])
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started
     if callback.stopped:
-        record(run_dir, "status", status="stopped", step=trainer.state.global_step,
-                          checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+        record(run_dir, "status", status="stopped", step=trainer.state.global_step, reason=_signalled["reason"],
+               checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         return {}
     final = _write_predictions(trainer, raw["validation"], tokenized["validation"], run_dir)
     metrics = {

@@ -94,41 +94,54 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory):
-    """`python app.py` as a user starts it, on a free port, with its own runs folder, offline; stopped afterwards
-    with every training it started (they run in their own sessions, so they would outlive it)."""
+def launch_app(home: Path):
+    """`python app.py` as a user starts it, on a free port, with its runs folder in `home`, offline; returns the
+    process and its URL once it answers."""
     import os
-    import signal
     import subprocess
     import sys
     import time
     import urllib.request
-    from types import SimpleNamespace
 
-    from finetune import jobs, runs
-
-    home = tmp_path_factory.mktemp("app")
     port = _free_port()
     env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
            "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
     env.pop("HF_TOKEN", None)
-    with open(home / "server.log", "wb") as log:
+    with open(home / "server.log", "ab") as log:
         server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while True:
         try:
             urllib.request.urlopen(url, timeout=2)
-            break
+            return server, url
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
                 raise RuntimeError(f"the app did not start:\n{(home / 'server.log').read_text()[-3000:]}") from None
             time.sleep(0.3)
+
+
+def kill_live_trainings(runs_dir: Path) -> None:
+    """Trainings run in their own sessions: end any still alive (their app watcher would stop them, a second later)."""
+    import os
+    import signal
+
+    from finetune import jobs, runs
+
+    for run_dir in runs.list_runs(runs_dir):
+        if jobs.status(run_dir)["state"] in jobs.LIVE:
+            os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """The app on a free port with its own runs folder; stopped afterwards with every training it started."""
+    from types import SimpleNamespace
+
+    home = tmp_path_factory.mktemp("app")
+    server, url = launch_app(home)
     yield SimpleNamespace(url=url, runs_dir=home / "runs", log=home / "server.log")
     server.terminate()
     server.wait(timeout=30)
-    for run_dir in runs.list_runs(home / "runs"):
-        if jobs.status(run_dir)["state"] in jobs.LIVE:
-            os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
+    kill_live_trainings(home / "runs")

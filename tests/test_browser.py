@@ -88,7 +88,7 @@ def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):
     assert runs.list_runs(app_server.runs_dir) == []
 
 
-def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_stops(page, app_server, tiny_bert):
+def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_stops(page, browser, app_server, tiny_bert):
     open_tab(page, "Train")
     for label, value in [("Model", tiny_bert), ("Epochs", 30), ("Batch size", 1), ("Logging steps", 20),
                          ("Max train samples (0: all)", 0), ("Precision", "fp32")]:
@@ -123,12 +123,24 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
     page.locator("#run-status").get_by_text("running").wait_for()
     assert page.locator("#train-run input").input_value().startswith(run_dir.name)
     page.wait_for_function(f"document.querySelectorAll('{CURVE_POINTS}').length > {shown[-1]}")
+    page.get_by_role("button", name="Start training").click()  # a second run from the same browser: refused
+    page.get_by_text(f"you already have run {run_dir.name} running").first.wait_for()
 
-    page.get_by_role("button", name="Stop").click()
+    stranger = browser.new_page()  # another browser (its own localStorage): sees the run, cannot act on it
+    stranger.goto(app_server.url)
+    open_tab(stranger, "Train")
+    stranger.locator("#run-status").get_by_text("running").wait_for()
+    stranger.wait_for_timeout(1500)  # a few polls: the buttons stay disabled
+    assert not stranger.get_by_role("button", name="Stop").is_enabled()
+    assert not stranger.get_by_role("button", name="Delete").is_enabled()
+    stranger.close()
+
+    page.get_by_role("button", name="Stop").click()  # enabled after the reload: the owner token outlived it
     page.locator("#run-status").get_by_text("stopped").wait_for()
     assert page.get_by_role("button", name="Resume").is_enabled()
     assert not page.get_by_role("button", name="Stop").is_enabled()
     assert runs.run_status(run_dir) == "stopped" and runs.last_checkpoint(run_dir) is not None
+    assert page.get_by_role("button", name="Delete").is_enabled()
 
 
 def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_server, tiny_run, tmp_path):

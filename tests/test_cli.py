@@ -68,10 +68,15 @@ def test_tokenize_prints_tokens_and_the_three_id_lists():
 @pytest.mark.parametrize("args, words", [
     (["train", "--learning-rate", "0"], "learning rate"),
     (["train", "--epochs", "-1"], "epochs"),
+    (["train", "--epochs", "0"], "epochs must be > 0"),
+    (["train", "--learning-rate=-1e-5"], "learning rate"),
+    (["train", "--batch-size", "5000"], "batch size must be between 1 and 1024"),
+    (["train", "--batch-size", "64", "--max-train-samples", "10"], "batch size 64 is larger than the 10 training pairs"),
+    (["train", "--batch-size", "400", "--max-train-samples", "all"], "batch size 400 is larger than the 320 training pairs"),
     (["train", "--data", "/no/such/place"], "/no/such/place"),
     (["train", "--model", "/no/such/model"], "does not exist"),
     (["predict", "--model", "/no/such/model", "a", "b"], "does not exist"),
-    (["train", "--model", "bert-base-uncased", "--max-train-samples", "8"], "--model bundled"),
+    (["train", "--model", "bert-base-uncased", "--max-train-samples", "8", "--batch-size", "8"], "--model bundled"),
 ])
 def test_user_errors_exit_non_zero_with_one_line_and_no_traceback(args, words, tmp_path):
     done = cli(*args, "--output-dir", tmp_path / "out", check=False) if args[0] == "train" else cli(*args, check=False)

@@ -33,6 +33,9 @@ def test_explicit_settings_override_the_preset_and_none_keeps_it():
     ("precision", "fp8", "precision"),
     ("sampling", "sorted", "sampling"),
     ("max_train_samples", 0, "max train samples"),
+    ("batch_size", 2048, "batch size must be between 1 and 1024"),
+    ("eval_batch_size", 5000, "eval batch size"),
+    ("save_total_limit", 0, "save total limit"),
 ])
 def test_out_of_range_settings_are_refused_with_their_name(setting, value, words):
     with pytest.raises(ConfigError, match=words):
@@ -50,3 +53,8 @@ def test_config_round_trips_through_json(tmp_path):
     config = RunConfig.from_preset("demo", model="bert-base-uncased", seed=7)
     config.save(tmp_path / "config.json")
     assert RunConfig.load(tmp_path / "config.json") == config
+
+
+def test_a_batch_larger_than_the_training_rows_kept_is_refused():
+    with pytest.raises(ConfigError, match="batch size 32 is larger than the 16 training pairs kept"):
+        RunConfig.from_preset("default", batch_size=32, max_train_samples=16).validate()

@@ -46,7 +46,7 @@ def wait_for(run_dir, predicate, seconds=120):
 
 
 def settled(summary):
-    return summary["state"] not in jobs.LIVE
+    return summary["state"] not in jobs.WAITING_OR_LIVE
 
 
 @pytest.mark.parametrize("config", [
@@ -107,16 +107,45 @@ def test_a_running_run_stops_with_a_checkpoint_and_resumes_to_the_end(tiny_bert)
     jobs.stop(run_dir)
     assert wait_for(run_dir, settled)["state"] == "stopped"
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
-    assert statuses == ["starting", "started", "stopped", "starting", "resumed", "stopped"]
+    assert statuses == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "stopped"]
 
 
-def test_a_child_killed_mid_run_shows_failed_with_the_signal_and_can_resume(tiny_bert):
-    run_dir = jobs.start(long_running(tiny_bert))
-    wait_for(run_dir, lambda s: s["state"] == "running" and s["epoch"] > 1)  # past the first epoch's checkpoint
+def status_steps(run_dir):
+    """(status, step) of each status event, and the steps each process logged, in order."""
+    events, _ = runs.read_events(run_dir)
+    segments, statuses = [], []
+    for event in events:
+        if event["type"] == "status":
+            statuses.append(event["status"])
+            if event["status"] in runs.ACTIVE:
+                segments.append([])
+        elif event["type"] in {"log", "progress"} and segments:
+            segments[-1].append(event["step"])
+    return statuses, segments
+
+
+def test_a_child_killed_mid_run_is_interrupted_and_resumes_from_its_checkpoint_to_a_model_that_loads(tiny_bert):
+    from finetune.predict import run_predictor
+
+    run_dir = jobs.start(tiny(tiny_bert, epochs=3, batch_size=2, max_train_samples=96, logging_steps=1))  # 144 steps
+    running = wait_for(run_dir, lambda s: runs.last_checkpoint(run_dir) is not None and s["step"] >= 55)
     os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
-    failed = wait_for(run_dir, settled, seconds=10)
-    assert failed["state"] == "failed" and "SIGKILL" in failed["reason"] and "memory" in failed["reason"]
-    assert failed["resumable"]
+    killed_at = jobs.status(run_dir)["step"]
+    interrupted = wait_for(run_dir, lambda s: "SIGKILL" in (s["reason"] or ""), seconds=10)
+    assert interrupted["state"] == "interrupted" and "memory" in interrupted["reason"] and interrupted["resumable"]
+    checkpoint_step = int(runs.last_checkpoint(run_dir).name.split("-")[1])
+    assert running["step"] <= killed_at and checkpoint_step == 48  # the end of epoch 1
+    jobs.resume(run_dir)
+    final = wait_for(run_dir, settled)
+    assert final["state"] == "finished" and final["step"] == final["max_steps"] == 144, final
+    statuses, (before, after) = status_steps(run_dir)
+    assert statuses == ["queued", "starting", "started", "interrupted", "queued", "starting", "resumed", "finished"]
+    assert before == sorted(before) and after == sorted(after)  # steps never go backwards within a process
+    assert after[0] == checkpoint_step and after[-1] == 144  # resumed exactly at the checkpoint, not from 0
+    print(f"\nkill -9 of the training child at step {killed_at}: resumed from step {checkpoint_step}, "
+          f"{killed_at - checkpoint_step} steps redone, finished at {final['step']}")
+    answer = run_predictor(run_dir).predict("The cat sat on the mat.", "A cat was sitting on the mat.")
+    assert answer["label"] in {"equivalent", "not_equivalent"}
 
 
 def test_a_child_killed_while_starting_fails_and_one_stopped_while_starting_ends_stopped(tiny_bert):
@@ -180,3 +209,60 @@ def test_the_log_tail_is_the_last_lines_with_redrawn_bars_settled(tmp_path):
     (tmp_path / runs.LOG_FILE).write_text("".join(f"line {i}\n" for i in range(100)) + "bar 10%\rbar 50%\rbar 100%\n")
     tail = jobs.log_tail(tmp_path, lines=3).splitlines()
     assert tail == ["line 98", "line 99", "bar 100%"]
+
+
+def test_the_number_of_trainings_at_once_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
+    assert jobs.max_jobs() == 1  # this machine has no GPU
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "3")
+    assert jobs.max_jobs() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(jobs.MAX_JOBS_ENV, bad)
+        with pytest.raises(ConfigError, match="FINETUNE_MAX_JOBS must be a whole number >= 1"):
+            jobs.max_jobs()
+
+
+def test_a_queued_run_waits_for_the_slot_leaves_the_queue_when_stopped_and_only_its_owner_deletes_it(tiny_bert, monkeypatch):
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    live = jobs.start(long_running(tiny_bert), owner="alice")
+    waiting = jobs.start(tiny(tiny_bert), owner="bob")
+    queued = jobs.status(waiting)
+    assert queued["state"] == "queued" and queued["queue_position"] == 1 and not (waiting / runs.PID_FILE).exists()
+    assert jobs.schedule() == []  # the one slot is taken
+    with pytest.raises(runs.RunError, match=f"you already have run {waiting.name} queued"):
+        jobs.start(tiny(tiny_bert), owner="bob")
+    with pytest.raises(runs.RunError, match="belongs to another session"):
+        jobs.stop(waiting, owner="alice")
+    jobs.stop(waiting, owner="bob")
+    left = jobs.status(waiting)
+    assert left["state"] == "stopped" and left["reason"] == "taken out of the queue before it began" and not left["resumable"]
+    assert runs.queued_runs() == []
+    with pytest.raises(runs.RunError, match="belongs to another session"):
+        jobs.delete(waiting, owner="alice")
+    jobs.delete(waiting, owner="bob")
+    assert not waiting.exists() and jobs.status(live)["state"] in jobs.LIVE
+    with pytest.raises(runs.RunError, match="stop it before deleting it"):
+        jobs.delete(live, owner="alice")
+
+
+def test_queued_runs_start_in_their_order_when_a_slot_frees(tiny_bert, monkeypatch):
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
+    first = jobs.start(long_running(tiny_bert))
+    second, third = jobs.start(tiny(tiny_bert)), jobs.start(tiny(tiny_bert, seed=3))
+    assert [jobs.status(r)["queue_position"] for r in (second, third)] == [1, 2]
+    jobs.stop(first)
+    wait_for(second, lambda s: s["state"] != "queued")  # the reaper of the first gives its slot to the next in line
+    assert jobs.status(third)["queue_position"] == 1
+    assert wait_for(second, settled)["state"] == "finished"
+    assert wait_for(third, settled)["state"] == "finished"
+    launched = [next(e["time"] for e in runs.read_events(r)[0] if e.get("status") == "starting") for r in (second, third)]
+    ended = next(e["time"] for e in runs.read_events(second)[0] if e.get("status") == "finished")
+    assert launched[0] < ended <= launched[1]
+
+
+def test_a_queued_run_whose_folder_is_damaged_fails_and_lets_the_next_one_start(tiny_bert):
+    broken = runs.new_run_dir("broken")
+    runs.enqueue(broken, resume=False)  # no config.json: nothing to launch
+    fine = jobs.start(tiny(tiny_bert))
+    assert jobs.status(broken)["state"] == "failed" and "cannot launch it" in jobs.status(broken)["reason"]
+    assert jobs.status(fine)["state"] in jobs.LIVE

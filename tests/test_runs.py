@@ -33,14 +33,51 @@ def test_status_follows_the_last_status_event_and_the_process(tmp_path):
     assert runs.run_status(tmp_path) == "stopped"
 
 
-def test_last_checkpoint_is_the_highest_complete_one(tmp_path):
+def _checkpoint(folder, files=(*runs.CHECKPOINT_FILES, "model.safetensors")):
+    folder.mkdir(parents=True)
+    for name in files:
+        (folder / name).write_text("x")
+
+
+def test_last_checkpoint_is_the_highest_complete_one_never_a_partial_one(tmp_path):
     folder = tmp_path / runs.CHECKPOINTS_DIR
-    for step, complete in ((10, True), (20, True), (30, False)):
-        (folder / f"checkpoint-{step}").mkdir(parents=True)
-        if complete:
-            (folder / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    _checkpoint(folder / "checkpoint-10")
+    _checkpoint(folder / "checkpoint-20")
+    _checkpoint(folder / "checkpoint-30", files=("model.safetensors", "trainer_state.json"))  # no optimizer yet
+    _checkpoint(folder / "checkpoint-40", files=runs.CHECKPOINT_FILES)  # no weights
+    _checkpoint(folder / runs.PARTIAL_DIR / "checkpoint-50")  # complete but not yet renamed
+    _checkpoint(folder / "checkpoint-60.tmp")
     assert runs.last_checkpoint(tmp_path).name == "checkpoint-20"
     assert runs.last_checkpoint(tmp_path / "elsewhere") is None
+
+
+def test_a_pid_reused_by_another_process_is_not_the_run_alive(tmp_path):
+    runs.record_pid(tmp_path, os.getpid())
+    assert runs.pid_alive(tmp_path)
+    recorded_pid, start = (tmp_path / runs.PID_START_FILE).read_text().split()
+    assert recorded_pid == str(os.getpid()) and start == runs.process_start(os.getpid())
+    # The same pid, started at another time: what a reused pid looks like.
+    (tmp_path / runs.PID_START_FILE).write_text(f"{os.getpid()} {int(start) - 1}")
+    assert not runs.pid_alive(tmp_path)
+
+
+def test_the_owner_token_is_stored_hashed_and_checked(tmp_path):
+    assert runs.is_owner(tmp_path, None)  # no owner file: a run made with the CLI is everyone's
+    token = runs.new_owner_token()
+    runs.set_owner(tmp_path, token)
+    assert token not in (tmp_path / runs.OWNER_FILE).read_text()
+    assert runs.is_owner(tmp_path, token)
+    assert not runs.is_owner(tmp_path, runs.new_owner_token()) and not runs.is_owner(tmp_path, None)
+
+
+def test_the_queue_is_first_come_first_served_and_read_from_the_folders(tmp_path):
+    first, second = tmp_path / "b-first", tmp_path / "a-second"
+    for run_dir in (first, second):
+        run_dir.mkdir()
+        runs.enqueue(run_dir, resume=False)
+    assert runs.queued_runs(tmp_path) == [first, second]
+    assert runs.queue_entry(first)["resume"] is False
+    assert [e["status"] for e in runs.read_events(first)[0]] == ["queued"]
 
 
 def test_new_run_dirs_are_unique_and_under_the_runs_dir(tmp_path):

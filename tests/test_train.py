@@ -1,9 +1,10 @@
 """Training end to end in-process: the run folder it leaves, same seed same metrics, and a real model that learns."""
 import json
+from pathlib import Path
 
 import pytest
 
-from finetune import runs
+from finetune import FinetuneError, runs
 from finetune.config import RunConfig
 from finetune.train import train
 
@@ -69,3 +70,72 @@ def test_bundled_minilm_on_real_mrpc_beats_the_majority_baseline(tmp_path, mrpc_
     assert final["accuracy"] > 0.70 and final["f1"] > 0.812, final
     (tn, _), (fn, _) = final["confusion_matrix"]
     assert tn + fn > 0  # not the always-"equivalent" answer
+
+
+def test_a_nan_loss_fails_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, tiny_bert, monkeypatch):
+    """The classifier's logits turn NaN from the 6th training step on (epoch 2 of 4 steps each): the real Trainer
+    computes a NaN loss from them, and the run must end there without saving that state."""
+    import torch
+
+    from finetune import models
+    from finetune.train import NonFiniteLoss
+
+    load = models.load_classifier
+
+    def poisoned(*args, **kwargs):
+        model = load(*args, **kwargs)
+        calls = {"train": 0}
+
+        def hook(module, inputs, output):
+            if module.training:
+                calls["train"] += 1
+                if calls["train"] >= 6:
+                    return output * torch.tensor(float("nan"))
+            return output
+        model.classifier.register_forward_hook(hook)
+        return model
+
+    monkeypatch.setattr(models, "load_classifier", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLoss, match="loss became nan at step 6; the last good checkpoint, checkpoint-4, is kept"):
+        train(tiny_config(tiny_bert, max_train_samples=64, epochs=3, logging_steps=1), run)
+    events, _ = runs.read_events(run)
+    assert [(e["status"], e.get("reason", "")[:25]) for e in events if e["type"] == "status"] == [
+        ("started", ""), ("failed", "loss became nan at step 6")]
+    assert max(e["step"] for e in events if e["type"] == "log") == 5
+    assert all(e["loss"] == e["loss"] for e in events if e["type"] == "log")  # no NaN ever logged
+    assert runs.last_checkpoint(run).name == "checkpoint-4"
+    assert sorted(p.name for p in (run / runs.CHECKPOINTS_DIR).iterdir()) == ["checkpoint-4"]  # nothing partial left
+    assert not (run / runs.MODEL_DIR).exists()
+
+
+def test_a_batch_larger_than_the_training_data_is_refused_before_training(tmp_path, tiny_bert):
+    with pytest.raises(FinetuneError, match="batch size 512 is larger than the 320 training pairs of sample"):
+        train(tiny_config(tiny_bert, batch_size=512, max_train_samples=None), tmp_path / "run")
+    assert runs.last_checkpoint(tmp_path / "run") is None
+
+
+def test_checkpoints_are_bounded_to_the_last_ones_and_the_best(tmp_path, tiny_bert):
+    run = tmp_path / "run"
+    train(tiny_config(tiny_bert, epochs=6, save_total_limit=2, max_train_samples=32, max_eval_samples=32, seed=3), run)
+    state = json.loads((runs.last_checkpoint(run) / "trainer_state.json").read_text())
+    best = Path(state["best_model_checkpoint"])
+    kept = sorted(p.name for p in (run / runs.CHECKPOINTS_DIR).iterdir())
+    assert runs.last_checkpoint(run).name == "checkpoint-12" and best.parent == run / runs.CHECKPOINTS_DIR
+    assert best.name in kept and len(kept) == 2, kept  # 6 saved, the last and the best kept; nothing partial left
+
+
+def test_resume_takes_the_last_complete_checkpoint_never_a_half_written_one(tmp_path, tiny_bert):
+    import shutil
+
+    run = tmp_path / "run"
+    config = tiny_config(tiny_bert, max_train_samples=64, epochs=2)  # checkpoints at steps 4 and 8
+    train(config, run)
+    checkpoints = run / runs.CHECKPOINTS_DIR
+    shutil.copytree(checkpoints / "checkpoint-8", checkpoints / "checkpoint-12")
+    (checkpoints / "checkpoint-12" / "optimizer.pt").unlink()  # a save that died before the optimizer was written
+    shutil.copytree(checkpoints / "checkpoint-8", checkpoints / runs.PARTIAL_DIR / "checkpoint-16")  # never renamed
+    train(config, run, resume=True)
+    resumed = [e for e in runs.read_events(run)[0] if e.get("status") == "resumed"]
+    assert [Path(e["checkpoint"]).name for e in resumed] == ["checkpoint-8"]
+    assert not (checkpoints / runs.PARTIAL_DIR).exists()  # what a cut-short save left is cleared

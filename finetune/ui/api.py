@@ -1,7 +1,7 @@
-"""The endpoints for gradio_client: /predict, /tokenize, /train, /status, /stop, /resume and /runs."""
+"""The endpoints for gradio_client: /predict, /tokenize, /train, /status, /stop, /resume, /delete and /runs."""
 import gradio as gr
 
-from finetune import jobs
+from finetune import jobs, runs
 from finetune.config import RunConfig
 from finetune.models import load_tokenizer
 from finetune.predict import run_predictor
@@ -24,28 +24,40 @@ def tokenize(sentence1: str, sentence2: str, model: str = "bundled") -> dict:
 
 
 @user_errors
-def train(model: str = "bundled", data: str = "sample", preset: str = "demo", settings: dict | None = None) -> str:
-    """Start a training run (the preset, then any RunConfig fields in `settings`); returns the run's id at once."""
-    return jobs.start(RunConfig.from_preset(preset, model=model, data=data, **(settings or {}))).name
+def train(model: str = "bundled", data: str = "sample", preset: str = "demo", settings: dict | None = None,
+          owner: str = "") -> dict:
+    """Queue a training run (the preset, then any RunConfig fields in `settings`); returns at once the run's id and
+    the owner token that /stop, /resume and /delete need (`owner`: reuse a token of yours, else a new one is made)."""
+    owner = owner or runs.new_owner_token()
+    run_dir = jobs.start(RunConfig.from_preset(preset, model=model, data=data, **(settings or {})), owner=owner)
+    return {"run": run_dir.name, "owner": owner}
 
 
 @user_errors
 def status(run: str) -> dict:
-    """The run's state, step, max_steps, epoch, latest loss, evaluations, final metrics and ETA."""
+    """The run's state (queued with its queue_position, starting, running, ...), step, max_steps, epoch, latest loss,
+    evaluations, final metrics and ETA."""
     return jobs.status(jobs.find_run(run))
 
 
 @user_errors
-def stop(run: str) -> dict:
-    """Ask the run to save a checkpoint and stop; returns its status."""
-    jobs.stop(jobs.find_run(run))
+def stop(run: str, owner: str = "") -> dict:
+    """Ask the run to save a checkpoint and stop (a queued one leaves the queue); returns its status."""
+    jobs.stop(jobs.find_run(run), owner=owner)
     return jobs.status(jobs.find_run(run))
 
 
 @user_errors
-def resume(run: str) -> dict:
-    """Continue a stopped, interrupted or failed run from its last checkpoint; returns its status."""
-    return jobs.status(jobs.resume(jobs.find_run(run)))
+def resume(run: str, owner: str = "") -> dict:
+    """Queue a stopped, interrupted or failed run to continue from its last checkpoint; returns its status."""
+    return jobs.status(jobs.resume(jobs.find_run(run), owner=owner))
+
+
+@user_errors
+def delete(run: str, owner: str = "") -> list[dict]:
+    """Remove a run that is not queued or live, folder and all; returns the remaining runs."""
+    jobs.delete(jobs.find_run(run), owner=owner)
+    return jobs.list_summaries()
 
 
 @user_errors
@@ -55,6 +67,6 @@ def list_runs() -> list[dict]:
 
 
 def create_api() -> None:
-    for fn in (predict, tokenize, train, status, stop, resume):
+    for fn in (predict, tokenize, train, status, stop, resume, delete):
         gr.api(fn, api_name=fn.__name__)
     gr.api(list_runs, api_name="runs")

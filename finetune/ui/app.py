@@ -6,7 +6,7 @@ from finetune.ui.data import create_data_tab
 from finetune.ui.evaluate import create_evaluate_tab
 from finetune.ui.playground import create_playground_tab
 from finetune.ui.tokens import create_tokens_tab
-from finetune.ui.train import create_train_tab
+from finetune.ui.train import create_train_tab, owner_token
 
 TITLE = "finetune: BERT on MRPC, step by step"
 INTRO = f"""# {TITLE}
@@ -19,10 +19,11 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as app:
         create_api()  # first, so its endpoints get their plain names
         gr.Markdown(INTRO)
+        owner = owner_token()
         with gr.Tabs():
             data = create_data_tab(app)
             tokens = create_tokens_tab(app)
-            train = create_train_tab(app)
+            train = create_train_tab(app, owner)
             create_evaluate_tab(app)
             create_playground_tab(app)
         # The data loaded in the Data tab is what Train trains on and what Tokens batches.

@@ -1,4 +1,5 @@
-"""The Train tab: the run form with presets and its code, then the live view of a run (progress, loss curve, log, stop, resume)."""
+"""The Train tab: the run form with presets and its code, then the live view of a run (queue position, progress, loss
+curve, log, stop, resume, delete), the buttons acting only for the session that started the run."""
 from __future__ import annotations
 
 from dataclasses import fields
@@ -79,36 +80,56 @@ def model_choices() -> dict:
     return gr.update(choices=[*MODELS, *finished])
 
 
-@user_errors
-def start(*form):
-    run_dir = jobs.start(form_config(*form))
-    gr.Info(f"Started run {run_dir.name}")
-    return gr.update(choices=run_choices(), value=run_dir.name)
+def session_token(token: str | None) -> str:
+    """On page load: this browser's owner token, made once and kept in its localStorage (gr.BrowserState)."""
+    return token or runs.new_owner_token()
 
 
 @user_errors
-def stop(name: str):
-    jobs.stop(jobs.find_run(name))
+def start(token: str | None, *form):
+    token = session_token(token)
+    run_dir = jobs.start(form_config(*form), owner=token)
+    position = jobs.status(run_dir)["queue_position"]
+    gr.Info(f"Run {run_dir.name} is waiting in the queue: number {position}" if position else f"Started run {run_dir.name}")
+    return gr.update(choices=run_choices(), value=run_dir.name), token
+
+
+@user_errors
+def stop(name: str, token: str | None):
+    jobs.stop(jobs.find_run(name), owner=token)
     gr.Info("Stop requested: the run saves a checkpoint at its next step and ends as stopped.")
 
 
 @user_errors
-def resume(name: str):
-    jobs.resume(jobs.find_run(name))
-    gr.Info(f"Resuming run {name} from its last checkpoint")
+def resume(name: str, token: str | None):
+    run_dir = jobs.resume(jobs.find_run(name), owner=token)
+    position = jobs.status(run_dir)["queue_position"]
+    gr.Info(f"Run {name} waits in the queue (number {position}) to resume" if position
+            else f"Resuming run {name} from its last checkpoint")
 
 
-def reattach():
-    """On page load: the live run if there is one, else the newest; all read from the runs folder."""
+@user_errors
+def delete(name: str, token: str | None):
+    jobs.delete(jobs.find_run(name), owner=token)
+    gr.Info(f"Deleted run {name}")
+    return gr.update(choices=run_choices(), value=None)
+
+
+def reattach(token: str | None):
+    """On page load: this session's queued or live run, else any live run, else the newest; read from the runs folder."""
     summaries = jobs.list_summaries()
+    mine = [s["run"] for s in summaries if s["state"] in jobs.WAITING_OR_LIVE and s["owned"]
+            and runs.is_owner(runs.runs_dir() / s["run"], token)]
     live = [s["run"] for s in summaries if s["state"] in jobs.LIVE]
-    chosen = live[0] if live else (summaries[0]["run"] if summaries else None)
+    chosen = (mine or live or [s["run"] for s in summaries] or [None])[0]
     return gr.update(choices=run_choices(), value=chosen)
 
 
 def progress_html(summary: dict) -> str:
     step, total = summary["step"], summary["max_steps"]
     share = step / total if total else (1.0 if summary["state"] == "finished" else 0.0)
+    if summary["state"] == jobs.QUEUED:
+        return f'<p style="margin:4px 0">waiting for a free training slot: number {summary["queue_position"]} in the queue</p>'
     eta = summary["eta_seconds"]
     left = f" · about {eta // 60:.0f} min {eta % 60:02.0f} s left" if eta is not None else ""
     steps = f"step {step} / {total}" if total else "waiting for the first step"
@@ -118,7 +139,8 @@ def progress_html(summary: dict) -> str:
 
 
 def status_markdown(summary: dict) -> str:
-    parts = [f"**{summary['state']}** · {summary['model']} on {summary['data']}"]
+    queued = f" (number {summary['queue_position']} in the queue)" if summary["queue_position"] else ""
+    parts = [f"**{summary['state']}**{queued} · {summary['model']} on {summary['data']}"]
     if summary["loss"] is not None:
         parts.append(f"training loss {summary['loss']:.4f}")
     if summary["evaluations"]:
@@ -144,24 +166,28 @@ def curve_update(points: list[dict]) -> dict:
     return gr.update(value=curve_frame(points + blanks), visible=bool(points))
 
 
-def poll(name: str | None, seen: list | None):
+def poll(name: str | None, seen: list | None, token: str | None):
     """One timer tick: redraw what changed in the run's folder since this page's last tick.
 
     `seen` is [run, state, size of events.jsonl, size of the log] at the last redraw; run labels follow state changes.
+    Stop, Resume and Delete are live only for the session that started the run.
     """
-    idle = [gr.update(interactive=False)] * 2
+    idle = [gr.update(interactive=False)] * 3
     try:
         run_dir = jobs.find_run(name) if name else None
     except FinetuneError as err:
         return str(err), "", curve_update([]), "", *idle, gr.skip(), None
     if run_dir is None:
         if seen == [None]:
-            return *[gr.skip()] * 7, seen
+            return *[gr.skip()] * 8, seen
         return "Start a run, or pick one.", "", curve_update([]), "", *idle, gr.skip(), [None]
     summary = jobs.status(run_dir)
     sizes = [(run_dir / f).stat().st_size if (run_dir / f).exists() else 0 for f in (runs.EVENTS_FILE, runs.LOG_FILE)]
-    mark = [name, summary["state"], *sizes]
-    buttons = [gr.update(interactive=summary["state"] in jobs.LIVE), gr.update(interactive=summary["resumable"])]
+    mark = [name, summary["state"], summary["queue_position"], *sizes]
+    mine = runs.is_owner(run_dir, token)
+    buttons = [gr.update(interactive=mine and summary["state"] in jobs.WAITING_OR_LIVE),
+               gr.update(interactive=mine and summary["resumable"]),
+               gr.update(interactive=mine and summary["state"] not in jobs.WAITING_OR_LIVE)]
     if mark == seen:
         return gr.skip(), progress_html(summary), gr.skip(), gr.skip(), *buttons, gr.skip(), mark
     labels = gr.update(choices=run_choices()) if not seen or seen[:2] != mark[:2] else gr.skip()
@@ -169,7 +195,13 @@ def poll(name: str | None, seen: list | None):
     return status_markdown(summary), progress_html(summary), curve, jobs.log_tail(run_dir), *buttons, labels, mark
 
 
-def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
+def owner_token() -> gr.BrowserState:
+    """Who this browser is, across page reloads and app restarts (the secret is kept in the runs folder). Made outside
+    the tabs: a component in a tab not yet opened is not mounted, so it would neither load nor keep its value."""
+    return gr.BrowserState(None, storage_key="finetune-owner", secret=runs.browser_secret())
+
+
+def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     with gr.Tab("Train", id="train"):
         with gr.Row():
             with gr.Column(scale=2):
@@ -189,6 +221,7 @@ def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
                     refresh = gr.Button("↻", scale=0, min_width=40)
                     stop_button = gr.Button("Stop", variant="stop", interactive=False, scale=1)
                     resume_button = gr.Button("Resume", interactive=False, scale=1)
+                    delete_button = gr.Button("Delete", interactive=False, scale=1)
                 status = gr.Markdown(elem_id="run-status")
                 progress = gr.HTML(elem_id="run-progress")
                 curve = gr.LinePlot(curve_frame([]), x="step", y="value", color="series", visible=False,
@@ -204,12 +237,14 @@ def create_train_tab(app: gr.Blocks) -> SimpleNamespace:
     preset.input(preset_values, preset, list(inputs.values()), api_visibility="private")
     gr.on([c.change for c in form] + [app.load], show_code, form, code, api_visibility="private", show_progress="hidden")
     gr.on([app.load], model_choices, None, model, api_visibility="private")
-    start_button.click(start, form, run, api_visibility="private")
-    stop_button.click(stop, run, None, api_visibility="private")
-    resume_button.click(resume, run, None, api_visibility="private")
-    app.load(reattach, None, run, api_visibility="private")
+    app.load(session_token, token, token, api_visibility="private")
+    start_button.click(start, [token, *form], [run, token], api_visibility="private")
+    stop_button.click(stop, [run, token], None, api_visibility="private")
+    resume_button.click(resume, [run, token], None, api_visibility="private")
+    delete_button.click(delete, [run, token], run, api_visibility="private")
+    app.load(reattach, token, run, api_visibility="private")
     refresh.click(lambda name: gr.update(choices=run_choices(), value=name), run, run, api_visibility="private")
-    outputs = [status, progress, curve, log, stop_button, resume_button, run, seen]
-    gr.on([timer.tick, run.change], poll, [run, seen], outputs, api_visibility="private", show_progress="hidden",
+    outputs = [status, progress, curve, log, stop_button, resume_button, delete_button, run, seen]
+    gr.on([timer.tick, run.change], poll, [run, seen, token], outputs, api_visibility="private", show_progress="hidden",
           concurrency_limit=None)
     return SimpleNamespace(model=model, data=data, run=run)
