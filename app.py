@@ -1,8 +1,9 @@
 """The finetune web app: `python app.py` serves it (offline defaults: the bundled model and sample data)."""
+from finetune.access import launch_settings
 from finetune.ui import build_app
 from finetune.ui.app import THEME
 
 demo = build_app()
 
 if __name__ == "__main__":
-    demo.launch(theme=THEME)
+    demo.launch(theme=THEME, **launch_settings())  # upload cap, and what is never served

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from finetune import FinetuneError, runs
+from finetune import FinetuneError, data, runs
 from finetune.config import RunConfig
 from finetune.models import LABEL_NAMES, load_classifier, load_tokenizer
 
@@ -40,7 +40,7 @@ class Predictor:
         return answers
 
     def predict(self, sentence1: str, sentence2: str) -> dict:
-        return self.predict_batch([(sentence1, sentence2)])[0]
+        return self.predict_batch([check_pair(sentence1, sentence2)])[0]
 
 
 @lru_cache(maxsize=4)
@@ -57,30 +57,28 @@ def run_predictor(run_dir: Path, base: bool = False) -> Predictor:
     return cached_predictor(config.model, config.seed)
 
 
+def check_pair(sentence1, sentence2) -> tuple[str, str]:
+    """The pair when both are non-blank text; a one-line FinetuneError naming the faulty sentence otherwise."""
+    for name, value in (("sentence1", sentence1), ("sentence2", sentence2)):
+        if not isinstance(value, str):
+            raise FinetuneError(f"{name} must be text, got {type(value).__name__}")
+        if not value.strip():
+            raise FinetuneError(f"{name} is empty: type both sentences")
+    return sentence1, sentence2
+
+
 def read_pairs(path: Path):
-    """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame."""
+    """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame;
+    its rows are checked by data.read_pairs, as training data is (empty or missing sentences, bad bytes, archives)."""
     import pandas as pd
 
-    path = Path(path)
-    readers = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
-               ".jsonl": lambda p: pd.read_json(p, lines=True), ".parquet": pd.read_parquet}
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
-        raise FinetuneError(f"{path.name}: expected a .csv, .tsv, .jsonl or .parquet file")
-    try:
-        frame = reader(path)
-    except (ValueError, OSError) as err:
-        raise FinetuneError(f"{path.name} cannot be read: {str(err).splitlines()[0]}") from err
-    missing = [column for column in PAIR_COLUMNS if column not in frame.columns]
-    if missing:
-        raise FinetuneError(f"{path.name} has no column {', '.join(missing)} (it has {', '.join(map(str, frame.columns))})")
-    return frame
+    return pd.DataFrame(data.read_pairs(Path(path)))
 
 
 def predict_file(predictor: Predictor, path: Path, out_path: Path):
     """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV."""
     frame = read_pairs(path)
-    answers = predictor.predict_batch(list(zip(frame["sentence1"].astype(str), frame["sentence2"].astype(str))))
+    answers = predictor.predict_batch(list(zip(frame["sentence1"], frame["sentence2"])))
     frame["prediction"] = [answer["label"] for answer in answers]
     frame["p_equivalent"] = [answer["probabilities"][predictor.labels[1]] for answer in answers]
     frame.to_csv(out_path, index=False)

@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+MAX_TOKENS = 512  # BERT's position embeddings; also the cap for tokenizers that state no limit (they say 10**30)
+
+
+def token_limit(tokenizer) -> int:
+    """The most tokens a pair is cut to: the tokenizer's model_max_length, at most MAX_TOKENS."""
+    return min(tokenizer.model_max_length or MAX_TOKENS, MAX_TOKENS)
 
 
 def tokenize_pair(tokenizer, sentence1: str, sentence2: str, max_length: int | None = None) -> dict:
@@ -9,7 +15,7 @@ def tokenize_pair(tokenizer, sentence1: str, sentence2: str, max_length: int | N
 
     `token_type_ids` is left out for tokenizers that have none (DistilBERT's, for one).
     """
-    encoded = tokenizer(sentence1, sentence2, truncation=True, max_length=max_length)
+    encoded = tokenizer(sentence1, sentence2, truncation=True, max_length=max_length or token_limit(tokenizer))
     ids = encoded["input_ids"]
     view = {"tokens": tokenizer.convert_ids_to_tokens(ids)}
     view.update({key: list(encoded[key]) for key in MODEL_INPUTS if key in encoded})
@@ -23,7 +29,8 @@ def padded_batch(tokenizer, pairs: list[tuple[str, str]], max_length: int | None
     from transformers import DataCollatorWithPadding
 
     features = [
-        {k: v for k, v in tokenizer(s1, s2, truncation=True, max_length=max_length).items() if k in MODEL_INPUTS}
+        {k: v for k, v in tokenizer(s1, s2, truncation=True, max_length=max_length or token_limit(tokenizer)).items()
+         if k in MODEL_INPUTS}
         for s1, s2 in pairs
     ]
     batch = DataCollatorWithPadding(tokenizer=tokenizer, return_tensors="np")(features)

@@ -104,7 +104,11 @@ def app_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("app")
     port = _free_port()
     env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
-           "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
+           "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
+           # The tests' own models (tiny_bert) may be loaded from the page; uploads stay in this test's folder.
+           "FINETUNE_MODEL_DIRS": str(tmp_path_factory.getbasetemp()), "GRADIO_TEMP_DIR": str(home / "uploads"),
+           "FINETUNE_DATA_DIRS": str(home / "data")}
+    (home / "data").mkdir()
     env.pop("HF_TOKEN", None)
     with open(home / "server.log", "wb") as log:
         server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -119,7 +123,8 @@ def app_server(tmp_path_factory):
                 server.kill()
                 raise RuntimeError(f"the app did not start:\n{(home / 'server.log').read_text()[-3000:]}") from None
             time.sleep(0.3)
-    yield SimpleNamespace(url=url, runs_dir=home / "runs", log=home / "server.log")
+    yield SimpleNamespace(url=url, runs_dir=home / "runs", log=home / "server.log", uploads=home / "uploads",
+                          data=home / "data", home=home)
     server.terminate()
     server.wait(timeout=30)
     for run_dir in runs.list_runs(home / "runs"):

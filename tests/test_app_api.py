@@ -47,7 +47,9 @@ def test_tokenize_answers_tokens_and_the_three_id_lists(client):
     (dict(settings={"learning_rate": 0}), "learning rate must be between 0 and 1"),
     (dict(settings={"learning_rat": 1e-4}), "unknown setting"),
     (dict(preset="fastest"), "unknown preset"),
-    (dict(model="/no/such/model"), "does not exist"),
+    (dict(model="/no/such/model"), "not one this app loads"),
+    (dict(model="/etc"), "not one this app loads"),
+    (dict(data="/etc/passwd"), "not one this app serves"),
 ])
 def test_bad_settings_are_refused_with_their_reason(client, call, words):
     with pytest.raises(AppError, match=words):

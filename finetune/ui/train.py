@@ -8,6 +8,7 @@ import gradio as gr
 import pandas as pd
 
 from finetune import FinetuneError, jobs, runs
+from finetune.access import check_data, check_model
 from finetune.config import PRECISIONS, PRESETS, SAMPLING, RunConfig
 from finetune.snippet import training_code
 from finetune.ui.common import run_choices, user_errors
@@ -81,7 +82,10 @@ def model_choices() -> dict:
 
 @user_errors
 def start(*form):
-    run_dir = jobs.start(form_config(*form))
+    config = form_config(*form)
+    check_model(config.model)  # the page trains only on what this app serves, never on another server path
+    check_data(config.data)
+    run_dir = jobs.start(config)
     gr.Info(f"Started run {run_dir.name}")
     return gr.update(choices=run_choices(), value=run_dir.name)
 
