@@ -95,7 +95,9 @@ def blocked_paths() -> list[str]:
     Gradio's own $GRADIO_BLOCKED_PATHS is kept, since passing blocked_paths to launch() replaces it.
     """
     own = [runs.runs_dir().resolve(), PACKAGE_ROOT / "finetune", PACKAGE_ROOT / "app.py", PACKAGE_ROOT / "tests",
-           *data_roots(), *_roots(MODEL_DIRS_ENV)]
+           *data_roots()]
+    # A blocked folder holding the upload folder would block the uploads and the answer files too.
+    own = [path for path in own if not upload_dir().is_relative_to(path)]
     extra = [item.strip() for item in os.environ.get("GRADIO_BLOCKED_PATHS", "").split(",") if item.strip()]
     return [str(path) for path in own] + extra
 

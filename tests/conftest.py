@@ -87,10 +87,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory):
-    """`python app.py` as a user starts it, on a free port, with its own runs folder, offline; stopped afterwards
-    with every training it started (they run in their own sessions, so they would outlive it)."""
+def serve_app(home: Path, models: Path, **extra_env):
+    """`python app.py` as a user starts it, on a free port, with its own runs, data and upload folders under `home`,
+    offline, `extra_env` on top; stopped afterwards with every training it started (they run in their own sessions,
+    so they would outlive it). A generator: a fixture yields from it."""
     import os
     import signal
     import subprocess
@@ -101,15 +101,15 @@ def app_server(tmp_path_factory):
 
     from finetune import jobs, runs
 
-    home = tmp_path_factory.mktemp("app")
     port = _free_port()
     env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
            "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
            # The tests' own models (tiny_bert) may be loaded from the page; uploads stay in this test's folder.
-           "FINETUNE_MODEL_DIRS": str(tmp_path_factory.getbasetemp()), "GRADIO_TEMP_DIR": str(home / "uploads"),
+           "FINETUNE_MODEL_DIRS": str(models), "GRADIO_TEMP_DIR": str(home / "uploads"),
            "FINETUNE_DATA_DIRS": str(home / "data")}
-    (home / "data").mkdir()
     env.pop("HF_TOKEN", None)
+    env.update(extra_env)
+    (home / "data").mkdir()
     with open(home / "server.log", "wb") as log:
         server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
@@ -124,9 +124,15 @@ def app_server(tmp_path_factory):
                 raise RuntimeError(f"the app did not start:\n{(home / 'server.log').read_text()[-3000:]}") from None
             time.sleep(0.3)
     yield SimpleNamespace(url=url, runs_dir=home / "runs", log=home / "server.log", uploads=home / "uploads",
-                          data=home / "data", home=home)
+                          data=home / "data", home=home, process=server)
     server.terminate()
     server.wait(timeout=30)
     for run_dir in runs.list_runs(home / "runs"):
         if jobs.status(run_dir)["state"] in jobs.LIVE:
             os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """The app as `python app.py` serves it (see serve_app), one per test module."""
+    yield from serve_app(tmp_path_factory.mktemp("app"), tmp_path_factory.getbasetemp())
