@@ -1,6 +1,7 @@
 """A trained model loaded once, answering sentence pairs with a label and probabilities, one by one or from a file."""
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +22,8 @@ class Predictor:
         import torch
 
         self.torch = torch
+        # A fast tokenizer is not thread-safe (its truncation and padding state is shared): the app answers in threads.
+        self.tokenizing = threading.Lock()
         self.tokenizer = load_tokenizer(model)
         self.model = load_classifier(model, seed=seed).eval()
         self.max_length = max_length
@@ -31,8 +34,9 @@ class Predictor:
         answers = []
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start:start + batch_size]
-            inputs = self.tokenizer([p[0] for p in chunk], [p[1] for p in chunk], truncation=True,
-                                    max_length=self.max_length, padding=True, return_tensors="pt")
+            with self.tokenizing:
+                inputs = self.tokenizer([p[0] for p in chunk], [p[1] for p in chunk], truncation=True,
+                                        max_length=self.max_length, padding=True, return_tensors="pt")
             with self.torch.inference_mode():
                 probs = self.model(**inputs).logits.float().softmax(-1).tolist()
             answers += [{"label": self.labels[max(range(2), key=p.__getitem__)],
