@@ -305,3 +305,11 @@ def test_the_server_is_still_up_and_wrote_nothing_outside_its_folders(server, cl
     assert server.process.poll() is None
     written = {p.relative_to(server.home).parts[0] for p in server.home.rglob("*") if p.is_file()}
     assert written <= {"runs", "uploads", "data", "server.log", "hf-home"}, written
+
+
+def test_a_source_forged_into_the_data_tabs_state_is_ignored(server):
+    # The loaded source lives in server-side session state, and is checked again when used.
+    secret = server.home / "secret.csv"
+    secret.write_bytes(csv_bytes([{**row, "sentence1": "SECRET " + row["sentence1"]} for row in pairs()]))
+    ok, outputs = event(server.url, "first_page", [str(secret), "train", "10", "all", ""])
+    assert "SECRET" not in json.dumps(outputs), outputs

@@ -60,7 +60,7 @@ def load(kind: str, path: str, upload: str | None):
 def show_page(source: str, split: str, number: float, size: str, label: str, query: str):
     if not source or not split:
         return gr.skip(), gr.skip(), gr.skip()
-    shown = browse.page(source, split, int(number or 1), int(size), label, query or "")
+    shown = browse.page(check_data(source), split, int(number or 1), int(size), label, query or "")
     frame = pd.DataFrame(shown["rows"], columns=["idx", "sentence1", "sentence2", "label"])
     where = f"{shown['matching']} matching rows · page {shown['page']} of {shown['pages']}"
     return frame, where, shown["page"]

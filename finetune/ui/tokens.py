@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from finetune import browse
-from finetune.access import check_model
+from finetune.access import check_data, check_model
 from finetune.models import load_tokenizer
 from finetune.predict import check_pair
 from finetune.tokens import (
@@ -57,7 +57,7 @@ def show_pair(model: str, sentence1: str, sentence2: str):
 
 @user_errors
 def pair_choices(source: str):
-    rows = browse.pairs(source or "sample")
+    rows = browse.pairs(check_data(source or "sample"))
     choices = [(f"#{r['idx']}: {r['sentence1'][:70]}…", r["idx"]) for r in rows]
     return gr.update(choices=choices, value=[idx for _, idx in choices[:4]])
 
@@ -66,7 +66,7 @@ def pair_choices(source: str):
 def show_batch(model: str, source: str, chosen: list[int]):
     if not chosen:
         raise gr.Error("pick at least one pair")
-    rows = {r["idx"]: r for r in browse.pairs(source or "sample")}
+    rows = {r["idx"]: r for r in browse.pairs(check_data(source or "sample"))}
     batch = padded_batch(load_tokenizer(check_model(model or "bundled")), [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
     names = [f"#{i}" for i in chosen]
     tokens = pd.DataFrame(batch["tokens"], index=names).reset_index(names="pair")
