@@ -19,6 +19,7 @@ MAX_FILE_SIZE_ENV = "FINETUNE_MAX_FILE_SIZE"
 MAX_FILE_SIZE = "10mb"  # far above MRPC (1.5 MB for all its splits), far below what fills a small server's disk
 QUEUE_SIZE_ENV = "FINETUNE_QUEUE_SIZE"
 QUEUE_SIZE = 64  # two classes' worth of waiting requests; beyond that a request is refused at once, not left hanging
+MAX_FILE_PAIRS = 2000  # the Playground answers a file in one request: about 20 s of the bundled model on 2 cores
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # A Hub id: "name" or "owner/name", letters, digits, "-", "_", "."; never a path.
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?")

@@ -79,9 +79,14 @@ def read_pairs(path: Path):
     return pd.DataFrame(data.read_pairs(Path(path)))
 
 
-def predict_file(predictor: Predictor, path: Path, out_path: Path):
-    """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV."""
+def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: int | None = None):
+    """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV.
+
+    With max_pairs, a longer file is refused before any is answered (the app must not spend minutes on one request)."""
     frame = read_pairs(path)
+    if max_pairs is not None and len(frame) > max_pairs:
+        raise FinetuneError(f"{Path(path).name} has {len(frame)} pairs; the app answers at most {max_pairs} at once: "
+                            "split the file")
     answers = predictor.predict_batch(list(zip(frame["sentence1"], frame["sentence2"])))
     frame["prediction"] = [answer["label"] for answer in answers]
     frame["p_equivalent"] = [answer["probabilities"][predictor.labels[1]] for answer in answers]

@@ -48,6 +48,14 @@ def test_an_unusable_file_is_refused_with_its_name(tmp_path, name, content, word
     assert name in str(caught.value)
 
 
+def test_a_file_longer_than_the_limit_is_refused_before_any_answer(tiny_run, tmp_path):
+    pd.DataFrame({"sentence1": ["He left."] * 6, "sentence2": ["He went."] * 6}).to_csv(tmp_path / "six.csv", index=False)
+    with pytest.raises(FinetuneError, match="six.csv has 6 pairs; the app answers at most 5"):
+        predict_file(run_predictor(tiny_run), tmp_path / "six.csv", tmp_path / "out.csv", max_pairs=5)
+    assert not (tmp_path / "out.csv").exists()
+    assert len(predict_file(run_predictor(tiny_run), tmp_path / "six.csv", tmp_path / "out.csv", max_pairs=6)) == 6
+
+
 @pytest.mark.parametrize("content, words", [
     (b"sentence1,sentence2\nCaf\xe9,Cafe\n", "row 2: not UTF-8: byte 0xe9"),
     (gzip.compress(b"sentence1,sentence2\na,b\n"), "a gzip compressed file or archive"),

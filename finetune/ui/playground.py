@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from finetune import jobs
-from finetune.access import check_data, upload_dir
+from finetune.access import MAX_FILE_PAIRS, check_data, upload_dir
 from finetune.predict import PAIR_COLUMNS, check_pair, predict_file, run_predictor
 from finetune.ui.api import INFERENCE
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
@@ -48,7 +48,7 @@ def ask_file(name: str | None, upload: str | None):
     run_dir, source = jobs.finished_run(name or ""), Path(check_data(upload))
     # A folder of its own in Gradio's upload folder: the app writes nowhere but there and in its runs.
     out = Path(tempfile.mkdtemp(prefix="answers-", dir=upload_dir())) / f"{Path(upload).stem}-predictions.csv"
-    frame = predict_file(run_predictor(run_dir), source, out)
+    frame = predict_file(run_predictor(run_dir), source, out, max_pairs=MAX_FILE_PAIRS)
     return frame, str(out)
 
 
