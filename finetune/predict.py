@@ -53,12 +53,16 @@ def cached_predictor(model: str, seed: int | None = None) -> Predictor:
     return Predictor(model, seed=seed)
 
 
+BUILDING = threading.Lock()  # requests arriving together for a model not loaded yet load it once, not once each
+
+
 def run_predictor(run_dir: Path, base: bool = False) -> Predictor:
     """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head."""
-    if not base:
-        return cached_predictor(str(Path(run_dir) / runs.MODEL_DIR))
-    config = RunConfig.load(Path(run_dir) / runs.CONFIG_FILE)
-    return cached_predictor(config.model, config.seed)
+    with BUILDING:
+        if not base:
+            return cached_predictor(str(Path(run_dir) / runs.MODEL_DIR))
+        config = RunConfig.load(Path(run_dir) / runs.CONFIG_FILE)
+        return cached_predictor(config.model, config.seed)
 
 
 def check_pair(sentence1, sentence2) -> tuple[str, str]:

@@ -191,6 +191,12 @@ def test_the_playground_keeps_an_id_column_into_the_downloadable_answers(server,
     assert pd.read_csv(io.BytesIO(served.content))["id"].tolist() == ["q0", "q1", "q2", "q3"]
 
 
+def test_a_file_of_more_pairs_than_the_playground_answers_at_once_is_refused(server, tiny_run):
+    file = uploaded(server.url, "many.csv", b"sentence1,sentence2\n" + b"a,b\n" * 2001)
+    assert event(server.url, "ask_file", [tiny_run.name, file]) == (
+        False, "many.csv has 2001 pairs; the app answers at most 2000 at once: split the file")
+
+
 def test_an_upload_over_the_cap_gets_413_and_one_under_it_is_stored(server, client):
     too_big = upload(server.url, "big.csv", b"sentence1,sentence2\n" + b"a,b\n" * (MAX_UPLOAD // 4 + 1))
     assert too_big.status_code == 413 and "maximum allowed size" in too_big.text
