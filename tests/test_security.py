@@ -122,6 +122,13 @@ def test_long_emoji_rtl_and_foreign_pairs_are_answered(server, client, pair):
         assert len(view["input_ids"]) == 512 and "cut to the model's 512 tokens" in summary
 
 
+def test_a_pair_not_in_the_list_is_refused_by_the_tokens_batch(server):
+    ok, outputs = event(server.url, "show_batch_1", ["bundled", None, [0, 1]])
+    assert ok and "2 pairs" in outputs[0]
+    assert event(server.url, "show_batch_1", ["bundled", None, [0, 99999, "../x"]]) == (
+        False, "no pair #99999, #../x among the first pairs of the loaded data; pick from the list")
+
+
 # --- files: the Playground's batch and the Data tab's upload ---
 
 BAD_FILES = [
@@ -317,5 +324,5 @@ def test_a_source_forged_into_the_data_tabs_state_is_ignored(server):
     # The loaded source lives in server-side session state, and is checked again when used.
     secret = server.home / "secret.csv"
     secret.write_bytes(csv_bytes([{**row, "sentence1": "SECRET " + row["sentence1"]} for row in pairs()]))
-    ok, outputs = event(server.url, "first_page", [str(secret), "train", "10", "all", ""])
+    _, outputs = event(server.url, "first_page", [str(secret), "train", "10", "all", ""])
     assert "SECRET" not in json.dumps(outputs), outputs

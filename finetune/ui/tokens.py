@@ -67,6 +67,9 @@ def show_batch(model: str, source: str, chosen: list[int]):
     if not chosen:
         raise gr.Error("pick at least one pair")
     rows = {r["idx"]: r for r in browse.pairs(check_data(source or "sample"))}
+    unknown = [i for i in chosen if i not in rows]
+    if unknown:
+        raise gr.Error(f"no pair {', '.join(f'#{i}' for i in unknown)} among the first pairs of the loaded data; pick from the list")
     batch = padded_batch(load_tokenizer(check_model(model or "bundled")), [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
     names = [f"#{i}" for i in chosen]
     tokens = pd.DataFrame(batch["tokens"], index=names).reset_index(names="pair")
