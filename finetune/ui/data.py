@@ -11,9 +11,8 @@ from finetune.access import check_data, data_roots
 from finetune.data import LABEL_NAMES
 from finetune.ui.common import user_errors
 
-SOURCES = {"the bundled sample": "sample", "nyu-mll/glue on the Hub": "hub",
-           "a folder or file on the server": "path", "a file I upload": "upload"}
 SERVER_PATH = "a folder or file on the server"  # offered only when the operator allows folders ($FINETUNE_DATA_DIRS)
+SOURCES = {"the bundled sample": "sample", "nyu-mll/glue on the Hub": "hub", SERVER_PATH: "path", "a file I upload": "upload"}
 
 EXPLAIN = """
 **Step 1 of the course: the data.** MRPC pairs two sentences and says whether the second one paraphrases the first
