@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from finetune import data
 from finetune.data import LABEL_NAMES, DataError, load_mrpc
 
 ALL_LABELS = "all"
@@ -39,6 +40,11 @@ def overview(source: str) -> dict:
     features = dd[next(iter(dd))].features
     listed = "\n".join(f"{name}: {feature!r}" for name, feature in features.items())
     return {"repr": str(dd), "features": listed, "splits": list(dd), "balance": balance}
+
+
+def duplicates(source: str) -> dict[str, int]:
+    """Repeated pairs per split and validation pairs also in train (see data.duplicates)."""
+    return data.duplicates(load(source)[0])
 
 
 def page(source: str, split: str, number: int = 1, size: int = 10, label: str = ALL_LABELS, query: str = "") -> dict:

@@ -63,6 +63,31 @@ def load_mrpc(source: str = "sample") -> datasets.DatasetDict:
     return _load_local(Path(source).expanduser())
 
 
+def read_pairs(path: Path) -> list[dict[str, Any]]:
+    """Every row of a .csv, .tsv, .jsonl or .parquet file of pairs to answer, all its columns kept (an id, say), each
+    sentence checked as training data is: a bad row is refused with the file, the row and the fault."""
+    path = Path(path)
+    if path.suffix.lower() not in FILE_TYPES:
+        raise DataError(f"unsupported file type {path.suffix or '(none)'!r}: {path.name}; expected a "
+                        ".csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2")
+    records = _read_records(path, ("sentence1", "sentence2"))
+    if not records:
+        raise _fault(path, None, "contains no data rows")
+    for line, row in records:
+        row.update({column: _sentence(path, line, row, column) for column in ("sentence1", "sentence2")})
+    return [row for _, row in records]
+
+
+def duplicates(dd: datasets.DatasetDict) -> dict[str, int]:
+    """Repeated pairs, reported (not refused): per split, rows whose (sentence1, sentence2) came earlier in it, and
+    "validation in train", validation pairs also in train (they inflate the validation score). Only non-zero counts."""
+    pairs = {split: list(zip(dataset["sentence1"], dataset["sentence2"])) for split, dataset in dd.items()}
+    found = {split: len(rows) - len(set(rows)) for split, rows in pairs.items()}
+    if "train" in pairs and "validation" in pairs:
+        found["validation in train"] = len(set(pairs["validation"]) & set(pairs["train"]))
+    return {name: count for name, count in found.items() if count}
+
+
 def describe(dd: datasets.DatasetDict) -> dict:
     """Rows and label counts per split, for display; unlabelled rows (-1) count in rows only."""
     summary = {}
@@ -185,12 +210,29 @@ def _required(split: str) -> tuple[str, ...]:
 # --- reading: each reader returns (row number as a user sees it, {column: raw value}) per data row ---
 
 def _read_records(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+    _refuse_packed(path)
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
         return _read_jsonl(path, required)
     if suffix == ".parquet":
         return _read_parquet(path, required)
     return _read_delimited(path, required, "," if suffix == ".csv" else "\t")
+
+
+# The first bytes of compressed files and archives, which a renamed .csv can hide.
+PACKED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"7z\xbc\xaf\x27\x1c": "7z",
+          b"\x28\xb5\x2f\xfd": "zstd", b"Rar!": "rar"}
+
+
+def _refuse_packed(path: Path) -> None:
+    with open(path, "rb") as file:
+        head = file.read(262)
+    kinds = [kind for magic, kind in PACKED.items() if head.startswith(magic)]
+    if head[257:262] == b"ustar":  # tar's mark sits after the first member's name
+        kinds.append("tar")
+    if kinds:
+        raise _fault(path, None, f"a {kinds[0]} compressed file or archive; unpack it and give the "
+                                 f"{path.suffix or 'data'} file itself")
 
 
 def _read_delimited(path: Path, required: tuple[str, ...], delimiter: str) -> list[tuple[int, dict[str, Any]]]:

@@ -1,6 +1,7 @@
 """Where a model comes from: the bundled MiniLM, a local folder, a finished run, or a Hub id (cache-only when offline)."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from finetune import FinetuneError
@@ -9,6 +10,9 @@ from finetune.hub import use_cache_when_offline
 
 BUNDLED = "bundled"
 BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# One load at a time: transformers 5's lazy imports race when two threads import it first at once (the app serves
+# requests in threads; seen as "cannot import name 'AutoTokenizer'" under load).
+LOADING = threading.Lock()
 
 
 class ModelError(FinetuneError):
@@ -50,35 +54,37 @@ def _hub_failure(name: str, err: Exception) -> ModelError:
 
 def load_tokenizer(name: str):
     """The tokenizer of a model, from wherever resolve_model finds it."""
-    from transformers import AutoTokenizer
-
     source = resolve_model(name)
     use_cache_when_offline()
-    try:
-        return AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as err:
-        raise _hub_failure(name, err) from err
+    with LOADING:
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(source)
+        except (OSError, ValueError) as err:
+            raise _hub_failure(name, err) from err
 
 
 def load_classifier(name: str, seed: int | None = None):
     """A sequence classifier with MRPC's two labels; seeding first makes a new head the same every run."""
-    from transformers import AutoModelForSequenceClassification, set_seed
-    from transformers.utils import logging as hf_logging
-
     source = resolve_model(name)
     use_cache_when_offline()
-    if seed is not None:
-        set_seed(seed)
     labels = dict(num_labels=2, id2label=dict(enumerate(LABEL_NAMES)), label2id={n: i for i, n in enumerate(LABEL_NAMES)})
-    # The "newly initialized classifier" warning is the point of fine-tuning, not a fault to show learners.
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(source, **labels)
-    except (OSError, ValueError) as err:
-        raise _hub_failure(name, err) from err
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    with LOADING:  # also keeps the seed and the verbosity below from being changed by another load halfway
+        from transformers import AutoModelForSequenceClassification, set_seed
+        from transformers.utils import logging as hf_logging
+
+        if seed is not None:
+            set_seed(seed)
+        # The "newly initialized classifier" warning is the point of fine-tuning, not a fault to show learners.
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            return AutoModelForSequenceClassification.from_pretrained(source, **labels)
+        except (OSError, ValueError) as err:
+            raise _hub_failure(name, err) from err
+        finally:
+            hf_logging.set_verbosity(verbosity)
 
 
 def describe_model(name: str) -> str:

@@ -5,6 +5,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def export(model, tokenizer, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     example = tokenizer("an example", "another one", return_tensors="pt")
     names = [name for name in INPUTS if name in example]
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
     axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"logits": {0: "batch"}}
     # The TorchScript exporter: no extra dependency (the dynamo one needs onnxscript) and it handles BERT's graph.
     # The exporter warns about tracing details of transformers' code that do not change the answers: not for users.

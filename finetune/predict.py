@@ -1,12 +1,13 @@
 """A trained model loaded once, answering sentence pairs with a label and probabilities, one by one or from a file."""
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from finetune import FinetuneError, runs
+from finetune import FinetuneError, data, runs
 from finetune.config import RunConfig
 from finetune.models import LABEL_NAMES, load_classifier, load_tokenizer, resolve_model
 from finetune.tokens import encode_pairs
@@ -31,6 +32,8 @@ class Predictor:
         from finetune import ort
 
         self.torch = torch
+        # A fast tokenizer is not thread-safe (its truncation and padding state is shared): the app answers in threads.
+        self.tokenizing = threading.Lock()
         self.tokenizer = load_tokenizer(model)
         self.model = load_classifier(model, seed=seed).eval()
         self.max_length = max_length
@@ -50,8 +53,9 @@ class Predictor:
         self.predict("warm", "up")  # the first pass sets up kernels and buffers: a user should not wait for that
 
     def _logits(self, chunk: list[tuple[str, str]]):
-        inputs = encode_pairs(self.tokenizer, [p[0] for p in chunk], [p[1] for p in chunk], self.max_length,
-                              padding=True, return_tensors="np" if self.session else "pt")
+        with self.tokenizing:
+            inputs = encode_pairs(self.tokenizer, [p[0] for p in chunk], [p[1] for p in chunk], self.max_length,
+                                  padding=True, return_tensors="np" if self.session else "pt")
         if self.session:
             return self.session.logits(inputs)
         with self.torch.inference_mode():
@@ -68,7 +72,7 @@ class Predictor:
         return answers
 
     def predict(self, sentence1: str, sentence2: str) -> dict:
-        return self.predict_batch([(sentence1, sentence2)])[0]
+        return self.predict_batch([check_pair(sentence1, sentence2)])[0]
 
 
 @lru_cache(maxsize=4)
@@ -77,38 +81,45 @@ def cached_predictor(model: str, seed: int | None = None) -> Predictor:
     return Predictor(model, seed=seed)
 
 
+BUILDING = threading.Lock()  # requests arriving together for a model not loaded yet load it once, not once each
+
+
 def run_predictor(run_dir: Path, base: bool = False) -> Predictor:
     """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head."""
-    if not base:
-        return cached_predictor(str(Path(run_dir) / runs.MODEL_DIR))
-    config = RunConfig.load(Path(run_dir) / runs.CONFIG_FILE)
-    return cached_predictor(config.model, config.seed)
+    with BUILDING:
+        if not base:
+            return cached_predictor(str(Path(run_dir) / runs.MODEL_DIR))
+        config = RunConfig.load(Path(run_dir) / runs.CONFIG_FILE)
+        return cached_predictor(config.model, config.seed)
+
+
+def check_pair(sentence1, sentence2) -> tuple[str, str]:
+    """The pair when both are non-blank text; a one-line FinetuneError naming the faulty sentence otherwise."""
+    for name, value in (("sentence1", sentence1), ("sentence2", sentence2)):
+        if not isinstance(value, str):
+            raise FinetuneError(f"{name} must be text, got {type(value).__name__}")
+        if not value.strip():
+            raise FinetuneError(f"{name} is empty: type both sentences")
+    return sentence1, sentence2
 
 
 def read_pairs(path: Path):
-    """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame."""
+    """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame;
+    its rows are checked by data.read_pairs, as training data is (empty or missing sentences, bad bytes, archives)."""
     import pandas as pd
 
-    path = Path(path)
-    readers = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
-               ".jsonl": lambda p: pd.read_json(p, lines=True), ".parquet": pd.read_parquet}
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
-        raise FinetuneError(f"{path.name}: expected a .csv, .tsv, .jsonl or .parquet file")
-    try:
-        frame = reader(path)
-    except (ValueError, OSError) as err:
-        raise FinetuneError(f"{path.name} cannot be read: {str(err).splitlines()[0]}") from err
-    missing = [column for column in PAIR_COLUMNS if column not in frame.columns]
-    if missing:
-        raise FinetuneError(f"{path.name} has no column {', '.join(missing)} (it has {', '.join(map(str, frame.columns))})")
-    return frame
+    return pd.DataFrame(data.read_pairs(Path(path)))
 
 
-def predict_file(predictor: Predictor, path: Path, out_path: Path):
-    """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV."""
+def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: int | None = None):
+    """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV.
+
+    With max_pairs, a longer file is refused before any is answered (the app must not spend minutes on one request)."""
     frame = read_pairs(path)
-    answers = predictor.predict_batch(list(zip(frame["sentence1"].astype(str), frame["sentence2"].astype(str))))
+    if max_pairs is not None and len(frame) > max_pairs:
+        raise FinetuneError(f"{Path(path).name} has {len(frame)} pairs; the app answers at most {max_pairs} at once: "
+                            "split the file")
+    answers = predictor.predict_batch(list(zip(frame["sentence1"], frame["sentence2"])))
     frame["prediction"] = [answer["label"] for answer in answers]
     frame["p_equivalent"] = [answer["probabilities"][predictor.labels[1]] for answer in answers]
     frame.to_csv(out_path, index=False)

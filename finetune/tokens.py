@@ -2,6 +2,14 @@
 from __future__ import annotations
 
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+MAX_TOKENS = 512  # BERT's position embeddings; also the cap for tokenizers that state no limit (they say 10**30)
+
+
+def token_limit(tokenizer) -> int:
+    """The most tokens a pair is cut to: the tokenizer's model_max_length, at most MAX_TOKENS."""
+    return min(tokenizer.model_max_length or MAX_TOKENS, MAX_TOKENS)
+
+
 # Below this many characters per allowed token a text cannot hold enough tokens to slow truncation down.
 CLIP_CHARS_PER_TOKEN = 8
 
@@ -14,7 +22,7 @@ def clip_pair(tokenizer, first: str, second: str, max_length: int | None) -> tup
     Each text keeps a margin of two tokens beyond the limit, and the longer one a token more, so truncation still
     takes from the same side and a word cut at the end does not matter.
     """
-    limit = max_length or tokenizer.model_max_length
+    limit = max_length or token_limit(tokenizer)
     if max(len(first), len(second)) <= CLIP_CHARS_PER_TOKEN * limit:
         return first, second
     spans = [tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
@@ -28,6 +36,7 @@ def clip_pair(tokenizer, first: str, second: str, max_length: int | None) -> tup
 
 def encode_pairs(tokenizer, firsts, seconds, max_length: int | None = None, **kwargs):
     """tokenizer(firsts, seconds, truncation=True) with every pair clipped first: safe for any length of input."""
+    max_length = max_length or token_limit(tokenizer)
     if isinstance(firsts, str):
         firsts, seconds = clip_pair(tokenizer, firsts, seconds, max_length)
     else:

@@ -94,9 +94,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def launch_app(home: Path):
-    """`python app.py` as a user starts it, on a free port, with its runs folder in `home`, offline; returns the
-    process and its URL once it answers."""
+def launch_app(home: Path, models: Path, **extra_env):
+    """`python app.py` as a user starts it, on a free port, with its own runs, data and upload folders under `home`,
+    offline, `extra_env` on top; returns the process and its URL once it answers. The page may load models from
+    `models` (the tests' tiny ones)."""
     import os
     import subprocess
     import sys
@@ -105,9 +106,14 @@ def launch_app(home: Path):
 
     port = _free_port()
     env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
-           "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
+           "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
+           # The tests' own models (tiny_bert) may be loaded from the page; uploads stay in this test's folder.
+           "FINETUNE_MODEL_DIRS": str(models), "GRADIO_TEMP_DIR": str(home / "uploads"),
+           "FINETUNE_DATA_DIRS": str(home / "data")}
     env.pop("HF_TOKEN", None)
-    with open(home / "server.log", "ab") as log:
+    env.update(extra_env)
+    (home / "data").mkdir(exist_ok=True)
+    with open(home / "server.log", "ab") as log:  # appended: a restarted app keeps the first one's log
         server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
@@ -134,14 +140,19 @@ def kill_live_trainings(runs_dir: Path) -> None:
             os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory):
-    """The app on a free port with its own runs folder; stopped afterwards with every training it started."""
+def serve_app(home: Path, models: Path, **extra_env):
+    """launch_app as a generator for fixtures: yields the app's folders and process, then stops it and its trainings."""
     from types import SimpleNamespace
 
-    home = tmp_path_factory.mktemp("app")
-    server, url = launch_app(home)
-    yield SimpleNamespace(url=url, runs_dir=home / "runs", log=home / "server.log")
+    server, url = launch_app(home, models, **extra_env)
+    yield SimpleNamespace(url=url, runs_dir=home / "runs", log=home / "server.log", uploads=home / "uploads",
+                          data=home / "data", home=home, process=server)
     server.terminate()
     server.wait(timeout=30)
     kill_live_trainings(home / "runs")
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """The app as `python app.py` serves it (see serve_app), one per test module."""
+    yield from serve_app(tmp_path_factory.mktemp("app"), tmp_path_factory.getbasetemp())

@@ -53,7 +53,9 @@ def test_tokenize_answers_tokens_and_the_three_id_lists(client):
     (dict(settings={"batch_size": 64, "max_train_samples": 10}), "batch size 64 is larger than the 10 training pairs"),
     (dict(settings={"learning_rat": 1e-4}), "unknown setting"),
     (dict(preset="fastest"), "unknown preset"),
-    (dict(model="/no/such/model"), "does not exist"),
+    (dict(model="/no/such/model"), "not one this app loads"),
+    (dict(model="/etc"), "not one this app loads"),
+    (dict(data="/etc/passwd"), "not one this app serves"),
 ])
 def test_bad_settings_are_refused_with_their_reason(client, call, words):
     before = client.predict(api_name="/runs")

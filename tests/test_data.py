@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from finetune import data
-from finetune.data import DataError, describe, load_mrpc, mrpc_features
+from finetune.data import DataError, describe, duplicates, load_mrpc, mrpc_features
 
 REAL_MRPC = Path(__file__).resolve().parents[2] / "shared" / "data" / "mrpc"
 BOM = "\ufeff"
@@ -420,3 +420,18 @@ def test_hub_sources_load_nyu_mll_glue_mrpc_cast_to_mrpc_features(monkeypatch, s
 
     assert calls == [("nyu-mll/glue", "mrpc")]
     assert_mrpc_schema(dd)
+
+
+def test_repeated_pairs_are_counted_per_split_and_across_train_and_validation(tmp_path):
+    rows = [{"sentence1": f"s{i}", "sentence2": f"t{i}", "label": i % 2} for i in range(6)]
+    (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows + rows[:2]))
+    (tmp_path / "validation.jsonl").write_text("\n".join(json.dumps(r) for r in rows[5:] + [rows[5]]))
+    assert duplicates(load_mrpc(str(tmp_path))) == {"train": 2, "validation": 1, "validation in train": 1}
+    assert duplicates(load_mrpc("sample")) == {}
+
+
+@pytest.mark.parametrize("head, kind", [(b"BZh91AY&SY", "bzip2"), (b"\xfd7zXZ\x00\x00", "xz"), (b"Rar!\x1a\x07", "rar")])
+def test_a_compressed_file_is_refused_by_its_first_bytes_whatever_its_name(tmp_path, head, kind):
+    (tmp_path / "pairs.tsv").write_bytes(head + bytes(300))
+    with pytest.raises(DataError, match=f"pairs.tsv: a {kind} compressed file or archive; unpack it"):
+        load_mrpc(str(tmp_path / "pairs.tsv"))

@@ -37,7 +37,7 @@ def home(tmp_path):
 
 
 def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most_the_steps_since_a_checkpoint(home, tiny_bert):
-    server, url = launch_app(home)
+    server, url = launch_app(home, tiny_bert.parent)
     try:
         client = Client(url, verbose=False)
         alice = client.predict(str(tiny_bert), "sample", "default", settings(epochs=3), "alice", api_name="/train")
@@ -59,7 +59,7 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
     assert orphaned["state"] == "stopped" and orphaned["reason"] == "the app that started this training ended", orphaned
     assert jobs.status(home / "runs" / bob["run"])["state"] == "queued"
 
-    server, url = launch_app(home)
+    server, url = launch_app(home, tiny_bert.parent)
     try:
         client = Client(url, verbose=False)
         restarted = client.predict(alice["run"], api_name="/status")

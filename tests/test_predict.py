@@ -1,4 +1,6 @@
 """A finished run answering pairs: the tuned model beside its base, cached, and whole files of pairs."""
+import gzip
+
 import pandas as pd
 import pytest
 
@@ -33,11 +35,47 @@ def test_a_file_of_pairs_is_answered_row_by_row_and_written_as_csv(tiny_run, tmp
 
 @pytest.mark.parametrize("name, content, words", [
     ("pairs.txt", "a b", "expected a .csv"),
-    ("pairs.csv", "first,second\nx,y\n", "no column sentence1, sentence2"),
-    ("pairs.jsonl", "{broken", "cannot be read"),
+    ("pairs.csv", "first,second\nx,y\n", "missing column.*'sentence1', 'sentence2'"),
+    ("pairs.jsonl", "{broken", "row 1: not valid JSON"),
+    ("pairs.csv", "sentence1,sentence2\nHe left.,  \n", "row 2: sentence2 is empty"),
+    ("pairs.jsonl", '{"sentence1": "He left.", "sentence2": NaN}', "row 1: sentence2 is missing"),
+    ("pairs.tsv", "sentence1\tsentence2\nHe left.\tHe went.\nOnly one field\n", "row 3: found 1 fields"),
 ])
 def test_an_unusable_file_is_refused_with_its_name(tmp_path, name, content, words):
     (tmp_path / name).write_text(content)
     with pytest.raises(FinetuneError, match=words) as caught:
         read_pairs(tmp_path / name)
     assert name in str(caught.value)
+
+
+def test_a_file_longer_than_the_limit_is_refused_before_any_answer(tiny_run, tmp_path):
+    pd.DataFrame({"sentence1": ["He left."] * 6, "sentence2": ["He went."] * 6}).to_csv(tmp_path / "six.csv", index=False)
+    with pytest.raises(FinetuneError, match="six.csv has 6 pairs; the app answers at most 5"):
+        predict_file(run_predictor(tiny_run), tmp_path / "six.csv", tmp_path / "out.csv", max_pairs=5)
+    assert not (tmp_path / "out.csv").exists()
+    assert len(predict_file(run_predictor(tiny_run), tmp_path / "six.csv", tmp_path / "out.csv", max_pairs=6)) == 6
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"sentence1,sentence2\nCaf\xe9,Cafe\n", "row 2: not UTF-8: byte 0xe9"),
+    (gzip.compress(b"sentence1,sentence2\na,b\n"), "a gzip compressed file or archive"),
+    (b"PK\x03\x04" + bytes(40), "a zip compressed file or archive"),
+])
+def test_bad_bytes_and_archives_named_csv_are_refused_by_their_content(tmp_path, content, words):
+    (tmp_path / "pairs.csv").write_bytes(content)
+    with pytest.raises(FinetuneError, match=words):
+        read_pairs(tmp_path / "pairs.csv")
+
+
+@pytest.mark.parametrize("pair, words", [(("", "x"), "sentence1 is empty"), (("x", " \n\t"), "sentence2 is empty"),
+                                         (("x", None), "sentence2 must be text")])
+def test_a_blank_or_missing_sentence_is_refused_before_the_model(tiny_run, pair, words):
+    with pytest.raises(FinetuneError, match=words):
+        run_predictor(tiny_run).predict(*pair)
+
+
+def test_huge_emoji_and_non_latin_sentences_are_answered(tiny_run):
+    predictor = run_predictor(tiny_run)
+    for pair in [("word " * 20_000, "x" * 100_000), ("🙂🙃 مرحبا بالعالم", "你好，世界 — Привет"), ("\u202etext", "a\u0000b")]:
+        answer = predictor.predict(*pair)
+        assert sum(answer["probabilities"].values()) == pytest.approx(1)

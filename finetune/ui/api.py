@@ -2,9 +2,10 @@
 import gradio as gr
 
 from finetune import jobs, runs
+from finetune.access import check_data, check_model
 from finetune.config import RunConfig
 from finetune.models import load_tokenizer
-from finetune.predict import run_predictor
+from finetune.predict import check_pair, run_predictor
 from finetune.tokens import tokenize_pair
 from finetune.ui.common import user_errors
 
@@ -12,6 +13,7 @@ from finetune.ui.common import user_errors
 @user_errors
 def predict(sentence1: str, sentence2: str, run: str = "") -> dict:
     """Is sentence2 a paraphrase of sentence1? The label and a confidence per label, from `run` (default: the latest finished)."""
+    check_pair(sentence1, sentence2)
     answer = run_predictor(jobs.finished_run(run)).predict(sentence1, sentence2)
     ranked = sorted(answer["probabilities"].items(), key=lambda item: item[1], reverse=True)
     return {"label": answer["label"], "confidences": [{"label": name, "confidence": p} for name, p in ranked]}
@@ -20,7 +22,8 @@ def predict(sentence1: str, sentence2: str, run: str = "") -> dict:
 @user_errors
 def tokenize(sentence1: str, sentence2: str, model: str = "bundled") -> dict:
     """The pair's tokens, input_ids, token_type_ids and attention_mask, and where the special tokens are."""
-    return tokenize_pair(load_tokenizer(model), sentence1, sentence2)
+    check_pair(sentence1, sentence2)
+    return tokenize_pair(load_tokenizer(check_model(model)), sentence1, sentence2)
 
 
 @user_errors
@@ -29,7 +32,8 @@ def train(model: str = "bundled", data: str = "sample", preset: str = "demo", se
     """Queue a training run (the preset, then any RunConfig fields in `settings`); returns at once the run's id and
     the owner token that /stop, /resume and /delete need (`owner`: reuse a token of yours, else a new one is made)."""
     owner = owner or runs.new_owner_token()
-    run_dir = jobs.start(RunConfig.from_preset(preset, model=model, data=data, **(settings or {})), owner=owner)
+    config = RunConfig.from_preset(preset, model=check_model(model), data=check_data(data), **(settings or {}))
+    run_dir = jobs.start(config, owner=owner)
     return {"run": run_dir.name, "owner": owner}
 
 
@@ -66,7 +70,13 @@ def list_runs() -> list[dict]:
     return jobs.list_summaries()
 
 
+# The model answers two requests at a time, the cores of a small server; more at once only slows each one down.
+INFERENCE = {"concurrency_limit": 2, "concurrency_id": "inference"}
+
+
 def create_api() -> None:
-    for fn in (predict, tokenize, train, status, stop, resume, delete):
+    gr.api(predict, api_name="predict", **INFERENCE)
+    gr.api(tokenize, api_name="tokenize", **INFERENCE)
+    for fn in (train, status, stop, resume, delete):
         gr.api(fn, api_name=fn.__name__)
     gr.api(list_runs, api_name="runs")

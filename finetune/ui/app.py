@@ -1,6 +1,7 @@
 """Assembles the page: one tab per step of the course chapter, the links between tabs, and the API."""
 import gradio as gr
 
+from finetune.access import queue_size
 from finetune.ui.api import create_api
 from finetune.ui.data import create_data_tab
 from finetune.ui.evaluate import create_evaluate_tab
@@ -30,4 +31,6 @@ def build_app() -> gr.Blocks:
         data.source.change(lambda source: (source, source), data.source, [train.data, tokens.source], api_visibility="private")
         # Tokens shows the tokenizer of the model chosen for training.
         train.model.change(lambda model: model, train.model, tokens.model, api_visibility="private")
+    # A bounded queue: past it a request is refused at once as "queue full" instead of waiting without end.
+    app.queue(max_size=queue_size())
     return app

@@ -7,11 +7,12 @@ import gradio as gr
 import pandas as pd
 
 from finetune import browse
+from finetune.access import check_data, data_roots
 from finetune.data import LABEL_NAMES
 from finetune.ui.common import user_errors
 
-SOURCES = {"the bundled sample": "sample", "nyu-mll/glue on the Hub": "hub",
-           "a folder or file on the server": "path", "a file I upload": "upload"}
+SERVER_PATH = "a folder or file on the server"  # offered only when the operator allows folders ($FINETUNE_DATA_DIRS)
+SOURCES = {"the bundled sample": "sample", "nyu-mll/glue on the Hub": "hub", SERVER_PATH: "path", "a file I upload": "upload"}
 
 EXPLAIN = """
 **Step 1 of the course: the data.** MRPC pairs two sentences and says whether the second one paraphrases the first
@@ -23,16 +24,26 @@ or a CSV/TSV/JSONL/Parquet file with columns `sentence1`, `sentence2`, `label`, 
 
 
 def _source(kind: str, path: str, upload: str | None) -> str:
-    chosen = SOURCES[kind]
+    chosen = SOURCES.get(kind)
+    if chosen is None:
+        raise gr.Error(f"unknown source {kind!r}; choose one of: {', '.join(SOURCES)}")
     if chosen == "path":
         if not (path or "").strip():
             raise gr.Error("type the path of a folder or file on the server first")
-        return path.strip()
+        return check_data(path.strip())
     if chosen == "upload":
         if not upload:
             raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file first")
-        return upload
+        return check_data(upload)
     return chosen
+
+
+def _duplicates_note(source: str) -> str:
+    found = browse.duplicates(source)
+    if not found:
+        return ""
+    counts = ", ".join(f"{count} in {where}" for where, count in found.items())
+    return f"**Repeated pairs** (kept; they weigh twice in training, and in validation inflate the score): {counts}."
 
 
 @user_errors
@@ -41,14 +52,14 @@ def load(kind: str, path: str, upload: str | None):
     summary = browse.overview(source)
     balance = pd.DataFrame(summary["balance"])
     split = gr.update(choices=summary["splits"], value=summary["splits"][0])
-    return source, summary["repr"], summary["features"], balance, split
+    return source, summary["repr"], summary["features"], balance, split, _duplicates_note(source)
 
 
 @user_errors
 def show_page(source: str, split: str, number: float, size: str, label: str, query: str):
     if not source or not split:
         return gr.skip(), gr.skip(), gr.skip()
-    shown = browse.page(source, split, int(number or 1), int(size), label, query or "")
+    shown = browse.page(check_data(source), split, int(number or 1), int(size), label, query or "")
     frame = pd.DataFrame(shown["rows"], columns=["idx", "sentence1", "sentence2", "label"])
     where = f"{shown['matching']} matching rows · page {shown['page']} of {shown['pages']}"
     return frame, where, shown["page"]
@@ -76,9 +87,11 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
     with gr.Tab("Data", id="data"):
         gr.Markdown(EXPLAIN)
         with gr.Row():
-            kind = gr.Radio(list(SOURCES), value="the bundled sample", label="Source", scale=2)
+            offered = [name for name in SOURCES if name != SERVER_PATH or data_roots()]
+            kind = gr.Radio(offered, value="the bundled sample", label="Source", scale=2)
             path = gr.Textbox(label="Folder or file on the server", visible=False, scale=2,
-                              placeholder="/data/mrpc (msr_paraphrase_train.txt + mrpc_dev_ids.tsv) or pairs.csv")
+                              info=f"under {', '.join(map(str, data_roots()))}",
+                              placeholder="a folder of MRPC files (msr_paraphrase_train.txt + mrpc_dev_ids.tsv) or pairs.csv")
             upload = gr.File(label="File to upload", file_types=[".csv", ".tsv", ".jsonl", ".parquet"], visible=False)
             load_button = gr.Button("Load", variant="primary", scale=0)
         source = gr.State("")
@@ -87,6 +100,7 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
             with gr.Column():
                 features = gr.Code(label="raw_datasets['train'].features", lines=4)
                 balance = gr.Dataframe(label="Label balance", interactive=False)
+                repeated = gr.Markdown(elem_id="data-duplicates")
         gr.Markdown("### Browse the rows")
         with gr.Row():
             split = gr.Dropdown(label="Split", choices=[], allow_custom_value=True, scale=1)
@@ -104,7 +118,7 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
 
     kind.change(lambda k: (gr.update(visible=SOURCES[k] == "path"), gr.update(visible=SOURCES[k] == "upload")),
                 kind, [path, upload], api_visibility="private")
-    loaded = [source, shown, features, balance, split]
+    loaded = [source, shown, features, balance, split, repeated]
     load_button.click(load, [kind, path, upload], loaded, api_visibility="private")
     app.load(load, [kind, path, upload], loaded, api_visibility="private")
     filters = [source, split, size, label, query]

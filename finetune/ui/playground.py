@@ -9,7 +9,9 @@ import gradio as gr
 import pandas as pd
 
 from finetune import jobs
-from finetune.predict import PAIR_COLUMNS, predict_file, run_predictor
+from finetune.access import MAX_FILE_PAIRS, check_data, upload_dir
+from finetune.predict import PAIR_COLUMNS, check_pair, predict_file, run_predictor
+from finetune.ui.api import INFERENCE
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
 
 EXAMPLES = [
@@ -32,8 +34,7 @@ def confidences(answer: dict) -> dict[str, float]:
 
 @user_errors
 def ask(name: str | None, sentence1: str, sentence2: str):
-    if not (sentence1 or "").strip() or not (sentence2 or "").strip():
-        raise gr.Error("type both sentences")
+    check_pair(sentence1, sentence2)
     run_dir = jobs.finished_run(name or "")
     tuned = run_predictor(run_dir).predict(sentence1, sentence2)
     base = run_predictor(run_dir, base=True).predict(sentence1, sentence2)
@@ -44,9 +45,10 @@ def ask(name: str | None, sentence1: str, sentence2: str):
 def ask_file(name: str | None, upload: str | None):
     if not upload:
         raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2")
-    run_dir = jobs.finished_run(name or "")
-    out = Path(tempfile.mkdtemp(prefix="finetune-")) / f"{Path(upload).stem}-predictions.csv"
-    frame = predict_file(run_predictor(run_dir), Path(upload), out)
+    run_dir, source = jobs.finished_run(name or ""), Path(check_data(upload))
+    # A folder of its own in Gradio's upload folder: the app writes nowhere but there and in its runs.
+    out = Path(tempfile.mkdtemp(prefix="answers-", dir=upload_dir())) / f"{Path(upload).stem}-predictions.csv"
+    frame = predict_file(run_predictor(run_dir), source, out, max_pairs=MAX_FILE_PAIRS)
     return frame, str(out)
 
 
@@ -77,6 +79,7 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
                                interactive=False, wrap=True, elem_id="batch-answers")
 
     gr.on([tab.select, app.load], refresh, run, [run, none_yet], api_visibility="private")
-    gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private")
+    gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private",
+          **INFERENCE)
     upload.upload(ask_file, [run, upload], [answers, download], api_visibility="private")
     return SimpleNamespace(run=run)

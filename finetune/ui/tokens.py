@@ -7,13 +7,16 @@ import gradio as gr
 import pandas as pd
 
 from finetune import browse
+from finetune.access import check_data, check_model
 from finetune.models import load_tokenizer
+from finetune.predict import check_pair
 from finetune.tokens import (
     SEGMENTS,
     SPECIAL,
     padded_batch,
     pair_rows,
     segments,
+    token_limit,
     tokenize_pair,
 )
 from finetune.ui.common import user_errors
@@ -43,17 +46,18 @@ COLORS = {SPECIAL: "#d1d5db", SEGMENTS[0]: "#93c5fd", SEGMENTS[1]: "#fcd34d"}
 
 @user_errors
 def show_pair(model: str, sentence1: str, sentence2: str):
-    if not (sentence1 or "").strip() or not (sentence2 or "").strip():
-        raise gr.Error("type both sentences")
-    view = tokenize_pair(load_tokenizer(model or "bundled"), sentence1, sentence2)
+    tokenizer = load_tokenizer(check_model(model or "bundled"))
+    view = tokenize_pair(tokenizer, *check_pair(sentence1, sentence2))
     summary = (f"{len(view['tokens'])} tokens; the model reads `input_ids` = `{view['input_ids']}`"
                + ("" if "token_type_ids" in view else " (this tokenizer makes no `token_type_ids`)"))
+    if len(view["tokens"]) >= token_limit(tokenizer):
+        summary += f"\n\nThe pair was cut to the model's {token_limit(tokenizer)} tokens (`truncation=True`): it reads no further."
     return segments(view), pd.DataFrame(pair_rows(view)), summary
 
 
 @user_errors
 def pair_choices(source: str):
-    rows = browse.pairs(source or "sample")
+    rows = browse.pairs(check_data(source or "sample"))
     choices = [(f"#{r['idx']}: {r['sentence1'][:70]}…", r["idx"]) for r in rows]
     return gr.update(choices=choices, value=[idx for _, idx in choices[:4]])
 
@@ -62,8 +66,11 @@ def pair_choices(source: str):
 def show_batch(model: str, source: str, chosen: list[int]):
     if not chosen:
         raise gr.Error("pick at least one pair")
-    rows = {r["idx"]: r for r in browse.pairs(source or "sample")}
-    batch = padded_batch(load_tokenizer(model or "bundled"), [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
+    rows = {r["idx"]: r for r in browse.pairs(check_data(source or "sample"))}
+    unknown = [i for i in chosen if i not in rows]
+    if unknown:
+        raise gr.Error(f"no pair {', '.join(f'#{i}' for i in unknown)} among the first pairs of the loaded data; pick from the list")
+    batch = padded_batch(load_tokenizer(check_model(model or "bundled")), [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
     names = [f"#{i}" for i in chosen]
     tokens = pd.DataFrame(batch["tokens"], index=names).reset_index(names="pair")
     mask = pd.DataFrame(batch["attention_mask"], index=names).reset_index(names="pair")

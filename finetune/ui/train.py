@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from finetune import FinetuneError, jobs, runs
+from finetune.access import check_data, check_model
 from finetune.config import PRECISIONS, PRESETS, SAMPLING, RunConfig
 from finetune.snippet import training_code
 from finetune.ui.common import run_choices, user_errors
@@ -88,7 +89,10 @@ def session_token(token: str | None) -> str:
 @user_errors
 def start(token: str | None, *form):
     token = session_token(token)
-    run_dir = jobs.start(form_config(*form), owner=token)
+    config = form_config(*form)
+    check_model(config.model)  # the page trains only on what this app serves, never on another server path
+    check_data(config.data)
+    run_dir = jobs.start(config, owner=token)
     position = jobs.status(run_dir)["queue_position"]
     gr.Info(f"Run {run_dir.name} is waiting in the queue: number {position}" if position else f"Started run {run_dir.name}")
     return gr.update(choices=run_choices(), value=run_dir.name), token
