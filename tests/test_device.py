@@ -104,3 +104,11 @@ def test_a_run_records_its_device_and_precision(tiny_run):
     assert metrics["hardware"].startswith("Device: cpu (") and metrics["hardware"].endswith("precision fp32")
     started = next(e for e in runs.read_events(tiny_run)[0] if e.get("status") == "started")
     assert started["hardware"] == metrics["hardware"]
+
+
+def test_the_train_tab_shows_the_device_line_and_one_line_when_a_device_is_missing(monkeypatch):
+    from finetune.ui.train import hardware_line
+
+    assert hardware_line("auto", "auto") == device.describe()["hardware"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert hardware_line("cuda", "auto").startswith("**device cuda: no CUDA GPU")

@@ -46,3 +46,15 @@ def test_a_run_without_a_final_model_is_refused(listed_run):
     shutil.rmtree(listed_run / runs.MODEL_DIR)
     with pytest.raises(runs.RunError, match="no final model to download"):
         zip_run(listed_run)
+
+
+def test_the_evaluate_tab_zips_into_gradios_own_folder_which_it_serves(listed_run):
+    import gradio as gr
+    from gradio.utils import get_upload_folder, is_in_or_equal
+
+    from finetune.ui.evaluate import download
+
+    path = download(listed_run.name)
+    assert is_in_or_equal(path, get_upload_folder()) and zipfile.ZipFile(path).testzip() is None
+    with pytest.raises(gr.Error, match="pick a finished run"):
+        download(None)

@@ -98,3 +98,20 @@ def test_an_unfinished_run_is_refused(listed_run, monkeypatch):
     (listed_run / runs.METRICS_FILE).unlink()
     with pytest.raises(publish.PushError, match="has not finished"):
         publish.push_run(listed_run, "someone/mrpc", api=FakeHfApi())
+
+
+def test_the_evaluate_tab_says_what_is_needed_without_a_token_and_pushes_with_one(listed_run, monkeypatch):
+    import gradio as gr
+
+    from finetune.ui import evaluate
+
+    assert evaluate.token_status() == f"No token: {publish.NO_TOKEN}."
+    with pytest.raises(gr.Error, match="needs a Hugging Face token"):
+        evaluate.push(listed_run.name, "someone/mrpc", True)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    api = FakeHfApi()
+    monkeypatch.setattr("huggingface_hub.HfApi", lambda token: api)
+    assert TOKEN not in evaluate.token_status()
+    assert evaluate.push(listed_run.name, "someone/mrpc", True) == (
+        f"Pushed **{listed_run.name}** to [https://huggingface.co/someone/mrpc](https://huggingface.co/someone/mrpc).")
+    assert api.calls[0][2]["private"] is True
