@@ -10,7 +10,9 @@ from finetune.metrics import REFERENCES
 from finetune.models import BUNDLED, BUNDLED_NAME
 
 CARD_FILE = "README.md"
-LICENSE = "apache-2.0"  # the bundled all-MiniLM-L6-v2's and bert-base-uncased's licence; a fine-tune keeps its base's
+# A fine-tune keeps its base model's licence: known for the models the app offers, else left for the author to state.
+LICENSES = {BUNDLED_NAME: "apache-2.0", "bert-base-uncased": "apache-2.0", "google-bert/bert-base-uncased": "apache-2.0",
+            "distilbert-base-uncased": "apache-2.0", "distilbert/distilbert-base-uncased": "apache-2.0"}
 TAGS = ["text-classification", "paraphrase-detection", "glue", "mrpc", "finetune"]
 
 
@@ -47,7 +49,7 @@ def card_data(run_dir: Path, config: RunConfig, metrics: dict):
     return ModelCardData(
         model_name=Path(run_dir).name, base_model=base_model(config.model),
         datasets=[HUB_DATASET[0]] if is_real_mrpc(config.data) else None, metrics=["accuracy", "f1"],
-        eval_results=results, license=LICENSE, language="en", library_name="transformers",
+        eval_results=results, license=LICENSES.get(base_model(config.model) or ""), language="en", library_name="transformers",
         pipeline_tag="text-classification", tags=TAGS)
 
 

@@ -18,7 +18,7 @@ def test_a_finished_run_has_a_model_card_with_hub_metadata(tiny_run, tiny_bert):
     text = (tiny_run / "README.md").read_text()
     meta = _front_matter(text)
     metrics = runs.read_metrics(tiny_run)
-    assert meta["pipeline_tag"] == "text-classification" and meta["license"] == "apache-2.0"
+    assert meta["pipeline_tag"] == "text-classification" and "license" not in meta  # a local model's is unknown
     assert meta["library_name"] == "transformers" and "mrpc" in meta["tags"]
     assert meta["metrics"] == ["accuracy", "f1"]
     assert "base_model" not in meta  # a local folder: nothing on the Hub to link to
@@ -54,7 +54,7 @@ def test_real_mrpc_runs_name_glue_and_the_bundled_base_model(tiny_run, tmp_path,
         assert is_real_mrpc(data)
         meta = model_card(tiny_run, RunConfig(**{**config.to_dict(), "model": "bundled", "data": data,
                                                 "max_eval_samples": None}), metrics).data.to_dict()
-        assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+        assert meta["base_model"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["license"] == "apache-2.0"
         assert meta["datasets"] == ["nyu-mll/glue"]
         dataset = meta["model-index"][0]["results"][0]["dataset"]
         assert (dataset["type"], dataset["config"], dataset["split"]) == ("nyu-mll/glue", "mrpc", "validation")
