@@ -84,8 +84,7 @@ def default_processes() -> int:
     """One process per GPU where there are several (data-parallel), else one."""
     import torch
 
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return count if count > 1 else 1
+    return max(1, torch.cuda.device_count() if torch.cuda.is_available() else 0)
 
 
 def _device_detail(device: str) -> str:

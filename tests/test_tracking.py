@@ -34,8 +34,8 @@ def test_the_cli_refuses_a_tracker_that_is_not_installed_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "finetune", "train", "--report-to", "trackio", "--output-dir",
                            str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == ["error: report_to trackio needs the trackio package, not installed here: "
-                                                "pip install trackio"]
+    refusal = "error: report_to trackio needs the trackio package, not installed here: pip install trackio"
+    assert done.stderr.strip().splitlines() == [refusal]
     assert not (tmp_path / "run").exists()
 
 
