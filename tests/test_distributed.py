@@ -108,3 +108,11 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
     assert RunConfig.load(run_dir / runs.CONFIG_FILE).processes == 2
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
     assert statuses == ["starting", "started", "stopped", "starting", "resumed", "stopped", "starting", "resumed", "finished"]
+
+
+def test_processes_that_disagree_with_torchrun_are_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    from finetune.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--processes", "3", "--output-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == "error: processes is 3 but torchrun started 2: give the same number to both\n"
