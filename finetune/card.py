@@ -34,9 +34,9 @@ def _dataset(config: RunConfig, metrics: dict) -> dict:
     """The model-index's dataset: GLUE MRPC's validation split (or the first N rows of it), else the data named as given."""
     split = "validation" if config.max_eval_samples is None else f"validation[:{metrics['validation_rows']}]"
     if is_real_mrpc(config.data):
-        return dict(dataset_type=HUB_DATASET[0], dataset_name="GLUE MRPC", dataset_config=HUB_DATASET[1], dataset_split=split)
+        return {"dataset_type": HUB_DATASET[0], "dataset_name": "GLUE MRPC", "dataset_config": HUB_DATASET[1], "dataset_split": split}
     name = "finetune's bundled MRPC-style sample" if config.data == "sample" else Path(config.data).name
-    return dict(dataset_type="local", dataset_name=name, dataset_split=split)
+    return {"dataset_type": "local", "dataset_name": name, "dataset_split": split}
 
 
 def card_data(run_dir: Path, config: RunConfig, metrics: dict):
