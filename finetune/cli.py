@@ -1,4 +1,4 @@
-"""python -m finetune train|evaluate|predict|tokenize|data: the headless face of the same core the app uses."""
+"""python -m finetune train|evaluate|predict|tokenize|data|push: the headless face of the same core the app uses."""
 from __future__ import annotations
 
 import argparse
@@ -9,9 +9,10 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 from finetune import FinetuneError
-from finetune.config import PRECISIONS, PRESETS, SAMPLING, RunConfig
+from finetune.config import DEVICES, PRECISIONS, PRESETS, SAMPLING, TRACKERS, RunConfig
 
-_CHOICES = {"preset": tuple(PRESETS), "precision": PRECISIONS, "sampling": SAMPLING}
+_CHOICES = {"preset": tuple(PRESETS), "precision": PRECISIONS, "sampling": SAMPLING, "device": DEVICES,
+            "report_to": tuple(TRACKERS)}
 ALL = "all"  # an optional limit's "no limit", even where the preset sets one (demo's max_train_samples)
 
 
@@ -52,6 +53,24 @@ def config_from_args(args) -> RunConfig:
     return replace(config, **unlimited).validate()
 
 
+def torchrun_command(processes: int) -> list[str]:
+    """How one process starts N data-parallel ones on this machine: torchrun, through this Python."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), "-m", "finetune"]
+
+
+def _processes(config: RunConfig) -> int:
+    """The processes this run trains with: the config's, else one per GPU where there are several, else 1."""
+    from finetune.config import ConfigError
+    from finetune.device import default_processes
+
+    launched = os.environ.get("WORLD_SIZE")
+    if launched is None:
+        return config.processes or default_processes()
+    if config.processes not in (0, int(launched)):
+        raise ConfigError(f"processes is {config.processes} but torchrun started {launched}: give the same number to both")
+    return int(launched)
+
+
 def cmd_train(args) -> int:
     from finetune import runs
     from finetune.train import is_main_process, train
@@ -68,6 +87,13 @@ def cmd_train(args) -> int:
         run_dir = Path(args.output_dir) if args.output_dir else runs.new_run_dir(config.model)
         if is_main_process() and run_dir.exists() and any(p.name not in runs.LAUNCH_FILES for p in run_dir.iterdir()):
             raise runs.RunError(f"{run_dir} is not empty; choose another --output-dir, or continue a stopped run with --resume {run_dir}")
+    processes = _processes(config)
+    if processes > 1 and "WORLD_SIZE" not in os.environ:
+        # Become torchrun (same process id, so the app's pid file and SIGTERM still reach the run); it starts the ranks.
+        again = ["train", "--resume", str(run_dir)] if args.resume else [*args.argv, "--output-dir", str(run_dir)]
+        sys.stdout.flush()
+        os.execv(sys.executable, [*torchrun_command(processes), *again])
+    config = replace(config, processes=processes)  # recorded, so that a resume starts as many
     if is_main_process():
         print(f"run folder: {run_dir}", flush=True)
     metrics = train(config, run_dir, resume=bool(args.resume), echo=is_main_process())
@@ -129,6 +155,20 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_push(args) -> int:
+    from finetune import runs
+    from finetune.publish import push_run
+
+    run_dir = Path(args.run)
+    if not run_dir.is_dir() and Path(args.run).name == args.run:
+        run_dir = runs.runs_dir() / args.run  # a run's name, as the app lists it
+    if not runs.is_run_dir(run_dir):
+        raise runs.RunError(f"{args.run} is not a run folder (nor a run in {runs.runs_dir()})")
+    url = push_run(run_dir, args.repo_id, private=args.private)
+    print(f"pushed {run_dir.name} to {url}")
+    return 0
+
+
 def _quiet_progress_bars() -> None:
     """Progress bars written to a log file are noise: the event log already tells the progress."""
     import datasets
@@ -169,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("sentence2")
     tokenize.set_defaults(handler=cmd_tokenize)
 
+    push = sub.add_parser("push", help="upload a finished run's model, model card and metrics to the Hugging Face Hub")
+    push.add_argument("run", help="a run folder, or the name of a run in $FINETUNE_RUNS_DIR")
+    push.add_argument("--repo-id", required=True, help="USER/NAME or ORG/NAME; created if it does not exist")
+    push.add_argument("--private", action="store_true", help="make a new repo private")
+    push.set_defaults(handler=cmd_push)
+
     data = sub.add_parser("data", help="splits, rows and label balance of a data source")
     data.add_argument("--data", default="sample")
     data.set_defaults(handler=cmd_data)
@@ -177,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a relaunch under torchrun repeats
     if not sys.stderr.isatty():
         _quiet_progress_bars()
     try:

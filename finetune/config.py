@@ -16,6 +16,9 @@ class ConfigError(FinetuneError):
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SAMPLING = ("random", "group_by_length")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Trackers that Trainer reports to, each needing its own package (import name); "none" keeps the run folder the only log.
+TRACKERS = {"none": None, "tensorboard": "tensorboard", "trackio": "trackio"}
 
 
 @dataclass
@@ -39,6 +42,9 @@ class RunConfig:
     sampling: str = field(default="random", metadata={"help": "random, or group_by_length to batch pairs of similar length (less padding)"})
     logging_steps: int = field(default=10, metadata={"help": "log the training loss every N steps"})
     save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept on disk"})
+    device: str = field(default="auto", metadata={"help": "auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda or mps"})
+    processes: int = field(default=0, metadata={"help": "data-parallel processes (torchrun); 0: one per GPU when there are several, else 1"})
+    report_to: str = field(default="none", metadata={"help": "also log to a tracker: none, tensorboard or trackio (its package must be installed)"})
 
     def validate(self) -> RunConfig:
         """Raise ConfigError on the first setting out of range; return self so calls chain."""
@@ -59,6 +65,9 @@ class RunConfig:
             (self.sampling in SAMPLING, f"sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}"),
             (self.logging_steps >= 1, f"logging steps must be >= 1, got {self.logging_steps}"),
             (self.save_total_limit >= 1, f"save total limit must be >= 1, got {self.save_total_limit}"),
+            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, got {self.device!r}"),
+            (0 <= self.processes <= 64, f"processes must be between 0 (automatic) and 64, got {self.processes}"),
+            (self.report_to in TRACKERS, f"report_to must be one of {', '.join(TRACKERS)}, got {self.report_to!r}"),
             (self.preset in PRESETS, f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}"),
         ]
         for ok, message in checks:
@@ -68,6 +77,7 @@ class RunConfig:
             raise ConfigError("model must not be empty")
         if not str(self.data).strip():
             raise ConfigError("data must not be empty")
+        _check_tracker_installed(self.report_to)
         return self
 
     @classmethod
@@ -92,6 +102,15 @@ class RunConfig:
     def load(cls, path: Path) -> RunConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
+
+
+def _check_tracker_installed(report_to: str) -> None:
+    """Refuse a tracker whose package is missing here, rather than through a failed run once the model is loaded."""
+    import importlib.util
+
+    package = TRACKERS.get(report_to)
+    if package and importlib.util.find_spec(package) is None:
+        raise ConfigError(f"report_to {report_to} needs the {package} package, not installed here: pip install {package}")
 
 
 # The course's recipe is TrainingArguments' defaults: what a reader of the chapter runs.

@@ -37,9 +37,17 @@ class RunError(FinetuneError):
     """A run folder that cannot be used as asked."""
 
 
+SPACE_STORAGE = Path("/data")  # a Hugging Face Space's persistent storage, when the Space has it
+
+
 def runs_dir() -> Path:
-    """Where new runs go and where the app looks for them: $FINETUNE_RUNS_DIR, else ./runs."""
-    return Path(os.environ.get("FINETUNE_RUNS_DIR", "runs")).expanduser()
+    """Where new runs go and where the app looks for them: $FINETUNE_RUNS_DIR, else /data/runs on a Space with
+    persistent storage (the rest of a Space's disk is wiped at each restart), else ./runs."""
+    if os.environ.get("FINETUNE_RUNS_DIR"):
+        return Path(os.environ["FINETUNE_RUNS_DIR"]).expanduser()
+    if os.environ.get("SPACE_ID") and os.access(SPACE_STORAGE, os.W_OK):
+        return SPACE_STORAGE / "runs"
+    return Path("runs")
 
 
 def new_run_dir(model: str, parent: Path | None = None) -> Path:

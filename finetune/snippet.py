@@ -26,10 +26,11 @@ def _subset_lines(config: RunConfig) -> list[str]:
 
 
 def _precision_flags(config: RunConfig) -> str:
-    from finetune.device import detect_device, resolve_precision
+    from finetune.device import resolve_device, resolve_precision
 
-    precision = resolve_precision(config.precision, detect_device())
-    return {"bf16": "bf16=True, ", "fp16": "fp16=True, "}.get(precision, "")
+    device = resolve_device(config.device)
+    flags = {"bf16": "bf16=True, ", "fp16": "fp16=True, "}.get(resolve_precision(config.precision, device), "")
+    return flags + ("use_cpu=True, " if config.device == "cpu" else "")
 
 
 def training_code(config: RunConfig) -> str:
@@ -73,7 +74,7 @@ def training_code(config: RunConfig) -> str:
         "",
         "",
         "training_args = TrainingArguments(",
-        '    output_dir="mrpc-trainer", eval_strategy="epoch", save_strategy="no", report_to="none",',
+        f'    output_dir="mrpc-trainer", eval_strategy="epoch", save_strategy="no", report_to={config.report_to!r},',
         f"    num_train_epochs={config.epochs}, learning_rate={config.learning_rate}, weight_decay={config.weight_decay},",
         f"    per_device_train_batch_size={config.batch_size}, per_device_eval_batch_size={config.eval_batch_size},",
         f"    warmup_steps={config.warmup_ratio},  # below 1: a fraction of all steps",

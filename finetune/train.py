@@ -196,7 +196,7 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
         fp16=precision == "fp16",
         use_cpu=device == "cpu",
         train_sampling_strategy=config.sampling,
-        report_to="none",
+        report_to=config.report_to,  # "none" by default: the run folder's event log is the record
         disable_tqdm=not sys.stderr.isatty(),
         dataloader_num_workers=0,
     )
@@ -290,15 +290,16 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
 def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool) -> dict:
     from transformers import PrinterCallback, Trainer
 
-    from finetune.device import detect_device, resolve_precision
+    from finetune.card import write_model_card
+    from finetune.device import describe
     from finetune.metrics import compute_metrics
     from finetune.models import load_classifier, load_tokenizer
     from finetune.tokens import collator
 
-    device = detect_device()
-    precision = resolve_precision(config.precision, device)
+    hardware = describe(config.device, config.precision)
+    device, precision = hardware["device"], hardware["precision"]
     record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
-                      device=device, precision=precision, checkpoint=str(checkpoint or ""))
+                      device=device, precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
     tokenizer = load_tokenizer(config.model)
     raw, tokenized = _prepare_data(config, tokenizer)
     model = load_classifier(config.model, seed=config.seed)
@@ -319,7 +320,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     final = _write_predictions(trainer, raw["validation"], tokenized["validation"], run_dir)
     metrics = {
         "model": config.model, "data": config.data, "preset": config.preset, "device": device, "precision": precision,
-        "world_size": args.world_size, "train_rows": len(tokenized["train"]), "validation_rows": final["n"],
+        "hardware": hardware["hardware"], "world_size": args.world_size, "train_rows": len(tokenized["train"]), "validation_rows": final["n"],
         "final": final, "per_epoch": _per_epoch(trainer.state.log_history),
         "train_seconds": round(seconds, 2), "train_samples_per_second": result.metrics.get("train_samples_per_second"),
         "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step, "peak_rss_mb": peak_rss_mb(),
@@ -328,6 +329,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
         trainer.save_model(str(run_dir / runs.MODEL_DIR))
         tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
         (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_model_card(run_dir, config, metrics)
         record(run_dir, "status", status="finished", accuracy=final["accuracy"], f1=final["f1"],
                           seconds=metrics["train_seconds"])
     return metrics

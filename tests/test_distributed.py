@@ -27,3 +27,92 @@ def test_two_process_torchrun_training_records_world_size_and_writes_once(tmp_pa
     assert metrics["steps"] == 8 and max(steps) == 8
     assert metrics["final"]["n"] == 32 and len((out / runs.PREDICTIONS_FILE).read_text().splitlines()) == 32
     assert done.stdout.count("finished in") == 1
+
+
+def _processes_of(run_dir: Path) -> list[int]:
+    """Processes whose command line names the run folder: torchrun and every rank it started."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(run_dir) in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _wait(run_dir, predicate, seconds=240):
+    import time
+
+    from finetune import jobs
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        summary = jobs.status(run_dir)
+        if predicate(summary):
+            return summary
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting: {jobs.status(run_dir)}\n{jobs.log_tail(run_dir, 60)}")
+
+
+def _all_gone(run_dir, seconds=60):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _processes_of(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _processes_of(run_dir)
+
+
+def _launched_pid(run_dir) -> int:
+    return [e for e in runs.read_events(run_dir)[0] if e.get("status") == "starting"][-1]["pid"]
+
+
+def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_resumes(tiny_bert, monkeypatch):
+    """processes=2 from the app: torchrun under the launched pid; a stop request and a SIGTERM each reach both ranks."""
+    import os
+    import signal
+
+    from finetune import jobs
+    from finetune.config import RunConfig
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=30, batch_size=8,
+                                   max_train_samples=160, max_eval_samples=16, logging_steps=1, processes=2)
+    run_dir = jobs.start(config)
+    try:
+        _wait(run_dir, lambda s: s["state"] == "running" and s["step"] >= 2)
+        assert len(_processes_of(run_dir)) == 3  # torchrun and its two ranks
+        launcher = (Path("/proc") / str(_launched_pid(run_dir)) / "cmdline").read_bytes().split(b"\0")
+        assert launcher[1:5] == [b"-m", b"torch.distributed.run", b"--standalone", b"--nproc_per_node"]
+        jobs.stop(run_dir)
+        first = _wait(run_dir, lambda s: s["state"] not in jobs.LIVE)
+        assert first["state"] == "stopped" and first["resumable"], jobs.log_tail(run_dir, 60)
+        assert _all_gone(run_dir)
+
+        jobs.resume(run_dir)
+        _wait(run_dir, lambda s: s["state"] == "running" and s["step"] > first["step"])
+        os.kill(_launched_pid(run_dir), signal.SIGTERM)  # what the app sends to a run still starting up
+        second = _wait(run_dir, lambda s: s["state"] not in jobs.LIVE)
+        assert second["state"] == "stopped" and second["resumable"], jobs.log_tail(run_dir, 60)
+        assert _all_gone(run_dir)
+
+        jobs.resume(run_dir)
+        done = _wait(run_dir, lambda s: s["state"] not in jobs.LIVE, seconds=400)
+        assert done["state"] == "finished", jobs.log_tail(run_dir, 60)
+    finally:
+        for pid in _processes_of(run_dir):
+            os.kill(pid, signal.SIGKILL)
+    metrics = json.loads((run_dir / runs.METRICS_FILE).read_text())
+    assert metrics["world_size"] == 2 and metrics["steps"] == 30 * 160 // 16
+    assert RunConfig.load(run_dir / runs.CONFIG_FILE).processes == 2
+    statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
+    assert statuses == ["starting", "started", "stopped", "starting", "resumed", "stopped", "starting", "resumed", "finished"]
+
+
+def test_processes_that_disagree_with_torchrun_are_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    from finetune.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--processes", "3", "--output-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == "error: processes is 3 but torchrun started 2: give the same number to both\n"

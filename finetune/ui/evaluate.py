@@ -1,12 +1,15 @@
 """The Evaluate tab: a finished run's metrics against the references, its confusion matrix, mistakes, and runs compared."""
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 import pandas as pd
 
-from finetune import jobs, report, runs
+from finetune import export, jobs, publish, report, runs
 from finetune.data import LABEL_NAMES
 from finetune.metrics import REFERENCES
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
@@ -66,6 +69,32 @@ def compare(names: list[str]):
     return rows.round({"accuracy": 4, "f1": 4, "seconds": 1})
 
 
+def gradio_temp_dir() -> Path:
+    """Where Gradio keeps the files it serves (GRADIO_TEMP_DIR, else the system's temp folder): a zip made there
+    can be downloaded whatever the runs folder is, and is cleaned with Gradio's own files."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio") / "finetune-exports"
+
+
+@user_errors
+def download(name: str | None) -> str:
+    if not name:
+        raise runs.RunError("pick a finished run to download")
+    return str(export.zip_run(jobs.finished_run(name), gradio_temp_dir()))
+
+
+def token_status() -> str:
+    return ("A Hugging Face token is configured on the server: the push uses it." if publish.hub_token()
+            else f"No token: {publish.NO_TOKEN}.")
+
+
+@user_errors
+def push(name: str | None, repo_id: str, private: bool) -> str:
+    if not name:
+        raise runs.RunError("pick a finished run to push")
+    url = publish.push_run(jobs.finished_run(name), repo_id, private=bool(private))
+    return f"Pushed **{name}** to [{url}]({url})."
+
+
 def refresh(selected: str | None, compared: list[str] | None):
     """The run lists anew (a run may have finished since), keeping the choices that still exist."""
     dropdown = finished_runs_dropdown(selected)
@@ -88,8 +117,24 @@ def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
         gr.Markdown("### Runs side by side")
         compared = gr.Dropdown(label="Runs to compare", multiselect=True, choices=[], allow_custom_value=True)
         comparison = gr.Dataframe(interactive=False, label="Settings and final validation metrics")
+        with gr.Accordion("Download or share this run", open=False):
+            gr.Markdown("The zip holds the final model, its model card (README.md), metrics, settings, events and "
+                        "predictions; not the checkpoints. The push sends the model, card, metrics and settings to a "
+                        "model repo on the Hugging Face Hub.")
+            with gr.Row():
+                zip_button = gr.Button("Download as zip", scale=1)
+                zip_file = gr.File(label="Run as a zip", interactive=False, scale=3, elem_id="run-zip")
+            hub_status = gr.Markdown(elem_id="hub-token-status")
+            with gr.Row():
+                repo_id = gr.Textbox(label="Hub repo id", placeholder="USER/NAME", scale=3)
+                private = gr.Checkbox(label="private", value=True, scale=1)
+                push_button = gr.Button("Push to the Hub", scale=1)
+            pushed = gr.Markdown(elem_id="hub-pushed")
 
     gr.on([tab.select, app.load], refresh, [run, compared], [run, compared], api_visibility="private")
     run.change(show_run, run, [summary, epochs, confusion, argmax, wrong], api_visibility="private")
     compared.change(compare, compared, comparison, api_visibility="private")
+    zip_button.click(download, run, zip_file, api_visibility="private")
+    gr.on([tab.select, app.load], token_status, None, hub_status, api_visibility="private")
+    push_button.click(push, [run, repo_id, private], pushed, api_visibility="private")
     return SimpleNamespace(run=run)

@@ -10,7 +10,8 @@ import pandas as pd
 
 from finetune import FinetuneError, jobs, runs
 from finetune.access import check_data, check_model
-from finetune.config import PRECISIONS, PRESETS, SAMPLING, RunConfig
+from finetune.config import DEVICES, PRECISIONS, PRESETS, SAMPLING, TRACKERS, RunConfig
+from finetune.device import describe
 from finetune.snippet import training_code
 from finetune.ui.common import run_choices, user_errors
 
@@ -49,6 +50,9 @@ def _hyperparameter_inputs() -> dict[str, gr.components.Component]:
         "sampling": gr.Dropdown(list(SAMPLING), value=value["sampling"], label="Sampling"),
         "logging_steps": _number("logging_steps", "Logging steps", value=value["logging_steps"], precision=0, minimum=1),
         "save_total_limit": _number("save_total_limit", "Checkpoints kept", value=value["save_total_limit"], precision=0, minimum=1),
+        "device": gr.Dropdown(list(DEVICES), value=value["device"], label="Device", elem_id="train-device"),
+        "processes": _number("processes", "Processes (0: automatic)", value=value["processes"], precision=0, minimum=0),
+        "report_to": gr.Dropdown(list(TRACKERS), value=value["report_to"], label="Report to"),
     }
 
 
@@ -66,6 +70,14 @@ def preset_values(preset: str) -> list:
     chosen = RunConfig.from_preset(preset)
     values = {name: getattr(chosen, name) for name in HYPERPARAMETERS}
     return [0 if name in UNLIMITED and value is None else value for name, value in values.items()]
+
+
+def hardware_line(device: str, precision: str) -> str:
+    """What a run with this form trains on here, e.g. 'Device: cpu (2 cores), precision bf16 (AVX512-BF16)'."""
+    try:
+        return describe(device, precision)["hardware"]
+    except FinetuneError as err:
+        return f"**{err}**"
 
 
 def show_code(*form) -> str:
@@ -216,6 +228,7 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                                    info="sample, hub, or a folder or file on the server (the Data tab fills this in)")
                 with gr.Accordion("Hyperparameters", open=True), gr.Row():
                     inputs = _hyperparameter_inputs()
+                hardware = gr.Markdown(elem_id="train-hardware")
                 start_button = gr.Button("Start training", variant="primary")
                 with gr.Accordion("Show the code: the same run as plain datasets + Trainer", open=False):
                     code = gr.Code(language="python", label="train_mrpc.py", lines=20)
@@ -241,6 +254,8 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     preset.input(preset_values, preset, list(inputs.values()), api_visibility="private")
     gr.on([c.change for c in form] + [app.load], show_code, form, code, api_visibility="private", show_progress="hidden")
     gr.on([app.load], model_choices, None, model, api_visibility="private")
+    gr.on([inputs["device"].change, inputs["precision"].change, app.load], hardware_line,
+          [inputs["device"], inputs["precision"]], hardware, api_visibility="private", show_progress="hidden")
     app.load(session_token, token, token, api_visibility="private")
     start_button.click(start, [token, *form], [run, token], api_visibility="private")
     stop_button.click(stop, [run, token], None, api_visibility="private")

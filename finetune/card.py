@@ -1,0 +1,143 @@
+"""The model card (README.md) of a finished run: Hub metadata through huggingface_hub's ModelCard, and the figures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from finetune import runs
+from finetune.config import RunConfig
+from finetune.data import HUB_DATASET, HUB_SOURCES, LABEL_NAMES
+from finetune.metrics import REFERENCES
+from finetune.models import BUNDLED, BUNDLED_NAME
+
+CARD_FILE = "README.md"
+# A fine-tune keeps its base model's licence: known for the models the app offers, else left for the author to state.
+LICENSES = {BUNDLED_NAME: "apache-2.0", "bert-base-uncased": "apache-2.0", "google-bert/bert-base-uncased": "apache-2.0",
+            "distilbert-base-uncased": "apache-2.0", "distilbert/distilbert-base-uncased": "apache-2.0"}
+TAGS = ["text-classification", "paraphrase-detection", "glue", "mrpc", "finetune"]
+
+
+def base_model(model: str) -> str | None:
+    """The Hub id the run started from; None for a local folder, which the Hub could not link to."""
+    if model == BUNDLED:
+        return BUNDLED_NAME
+    if Path(model).expanduser().exists():
+        return None
+    return model
+
+
+def is_real_mrpc(data: str) -> bool:
+    """GLUE MRPC itself (from the Hub or Microsoft's files): only then are the results MRPC's, comparable to the course's."""
+    return data in HUB_SOURCES or (Path(data).expanduser() / "msr_paraphrase_train.txt").is_file()
+
+
+def _dataset(config: RunConfig, metrics: dict) -> dict:
+    """The model-index's dataset: GLUE MRPC's validation split (or the first N rows of it), else the data named as given."""
+    split = "validation" if config.max_eval_samples is None else f"validation[:{metrics['validation_rows']}]"
+    if is_real_mrpc(config.data):
+        return {"dataset_type": HUB_DATASET[0], "dataset_name": "GLUE MRPC", "dataset_config": HUB_DATASET[1], "dataset_split": split}
+    name = "finetune's bundled MRPC-style sample" if config.data == "sample" else Path(config.data).name
+    return {"dataset_type": "local", "dataset_name": name, "dataset_split": split}
+
+
+def card_data(run_dir: Path, config: RunConfig, metrics: dict):
+    from huggingface_hub import EvalResult, ModelCardData
+
+    final, where = metrics["final"], _dataset(config, metrics)
+    results = [EvalResult(task_type="text-classification", task_name="Paraphrase detection", metric_type=name,
+                          metric_name=name.capitalize() if name == "accuracy" else "F1", metric_value=round(final[name], 4),
+                          **where) for name in ("accuracy", "f1")]
+    return ModelCardData(
+        model_name=Path(run_dir).name, base_model=base_model(config.model),
+        datasets=[HUB_DATASET[0]] if is_real_mrpc(config.data) else None, metrics=["accuracy", "f1"],
+        eval_results=results, license=LICENSES.get(base_model(config.model) or ""), language="en", library_name="transformers",
+        pipeline_tag="text-classification", tags=TAGS)
+
+
+def _hyperparameters(config: RunConfig, metrics: dict) -> str:
+    shown = {"epochs": config.epochs, "learning rate": config.learning_rate,
+             "batch size (per process)": config.batch_size, "processes": metrics.get("world_size", 1),
+             "weight decay": config.weight_decay, "warmup ratio": config.warmup_ratio, "max length": config.max_length,
+             "sampling": config.sampling, "precision": metrics["precision"], "seed": config.seed,
+             "training pairs": metrics["train_rows"], "preset it started from": config.preset}
+    return "\n".join(f"| {name} | {value} |" for name, value in shown.items())
+
+
+def _per_epoch(metrics: dict) -> str:
+    rows = [f"| {e['epoch']:g} | {e['step']} | {e['accuracy']:.4f} | {e['f1']:.4f} | {e['loss']:.4f} |"
+            for e in metrics["per_epoch"]]
+    return "\n".join(rows) or "| (none) | | | | |"
+
+
+def card_text(run_dir: Path, config: RunConfig, metrics: dict) -> str:
+    final = metrics["final"]
+    base = base_model(config.model) or f"The local model `{Path(config.model).name}`"  # the server's paths stay on it
+    data = ("GLUE MRPC (`nyu-mll/glue`, config `mrpc`)" if is_real_mrpc(config.data)
+            else f"`{config.data}` (MRPC-style sentence pairs, not GLUE MRPC itself: its figures do not compare with the references)")
+    references = "\n".join(f"| {name} | {f['accuracy']:.3f} | {f['f1']:.3f} |" for name, f in REFERENCES.items())
+    return f"""
+# {Path(run_dir).name}
+
+{base} fine-tuned for paraphrase detection (is sentence 2 a paraphrase of sentence 1?) on {data} by finetune,
+which follows the Hugging Face course's chapter
+[*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-course/chapter3). Labels: 0 `{LABEL_NAMES[0]}`, 1 `{LABEL_NAMES[1]}`.
+
+## Results on the validation split ({final['n']} pairs)
+
+| | accuracy | F1 |
+|---|---|---|
+| **this model** | **{final['accuracy']:.4f}** | **{final['f1']:.4f}** |
+{references}
+
+The course's bert-base-uncased is what the chapter reaches; *always 'equivalent'* answers the majority label and has
+learned nothing. Confusion matrix [[tn fp] [fn tp]]: {final['confusion_matrix']}.
+
+### After each epoch
+
+| epoch | step | accuracy | F1 | validation loss |
+|---|---|---|---|---|
+{_per_epoch(metrics)}
+
+## Training
+
+| setting | value |
+|---|---|
+{_hyperparameters(config, metrics)}
+
+Trained in {metrics['train_seconds']:.0f} s on {metrics.get('hardware', metrics['device']).removeprefix('Device: ')}.
+The run's `config.json` (`run_config.json` on the Hub) holds every setting: `python -m finetune train` with them repeats the run (same seed, same metrics).
+
+## How to use
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model="PATH_OR_REPO_ID")  # this folder, or its Hub repo id
+classifier({{"text": "The cat sat on the mat.", "text_pair": "A cat was sitting on the mat."}})
+```
+
+or `python -m finetune predict --model PATH "sentence 1" "sentence 2"`.
+"""
+
+
+def model_card(run_dir: Path, config: RunConfig, metrics: dict):
+    from huggingface_hub import ModelCard
+
+    return ModelCard(f"---\n{card_data(run_dir, config, metrics).to_yaml()}\n---\n{card_text(run_dir, config, metrics)}")
+
+
+def write_model_card(run_dir: Path, config: RunConfig, metrics: dict) -> Path:
+    """Write README.md into the run folder; it is what a push to the Hub shows as the model's page."""
+    path = Path(run_dir) / CARD_FILE
+    model_card(run_dir, config, metrics).save(path)
+    return path
+
+
+def card_for_run(run_dir: Path) -> Path:
+    """The run's card, written now from its config and metrics if the run predates cards."""
+    path = Path(run_dir) / CARD_FILE
+    if not path.is_file():
+        metrics = runs.read_metrics(run_dir)
+        if metrics is None:
+            raise runs.RunError(f"run {Path(run_dir).name} has not finished: it has no metrics, so no model card")
+        write_model_card(run_dir, RunConfig.load(Path(run_dir) / runs.CONFIG_FILE), metrics)
+    return path
