@@ -31,9 +31,11 @@ def _watch_parent(parent: int) -> None:
     """Ask for a stop once the app that launched this process is gone (re-parented), however it ended.
 
     A child whose app died (kill -9 included) then saves a checkpoint and ends as stopped, rather than training on
-    unseen or being killed mid-step; the restarted app shows it as stopped and can resume it.
+    unseen or being killed mid-step; the restarted app shows it as stopped and can resume it. The app is watched by
+    its pid and start time, not as this process's parent: under torchrun the parent of a rank is the launcher.
     """
-    while os.getppid() == parent:
+    started = runs.process_start(parent)
+    while started is not None and runs.process_start(parent) == started:
         time.sleep(1.0)
     _signalled["reason"] = "the app that started this training ended"
     _signalled["stop"] = True

@@ -107,7 +107,8 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
     assert metrics["world_size"] == 2 and metrics["steps"] == 30 * 160 // 16
     assert RunConfig.load(run_dir / runs.CONFIG_FILE).processes == 2
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
-    assert statuses == ["starting", "started", "stopped", "starting", "resumed", "stopped", "starting", "resumed", "finished"]
+    assert statuses == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "stopped",
+                        "queued", "starting", "resumed", "finished"]
 
 
 def test_processes_that_disagree_with_torchrun_are_refused_in_one_line(tmp_path, monkeypatch, capsys):
