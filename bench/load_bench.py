@@ -142,7 +142,8 @@ def main() -> None:
     url = args.url.rstrip("/") + "/"
     run = args.run or latest_finished(url)
     api = Client(url, verbose=False)
-    training = api.predict("bundled", "sample", "demo", {}, api_name="/train") if args.train else None
+    started = api.predict("bundled", "sample", "demo", {}, api_name="/train") if args.train else None
+    training, owner = (started["run"], started["owner"]) if started else (None, "")
     before = until_training(api, training) if training else None
     figures = load(url, run, args.clients, args.seconds, args.timeout)
     if training:
@@ -150,7 +151,7 @@ def main() -> None:
         figures["training"] = {"state": status["state"], "steps_during_load": status["step"] - before["step"],
                                "max_steps": status["max_steps"]}
         if status["state"] in ("starting", "running"):
-            api.predict(training, api_name="/stop")
+            api.predict(training, owner, api_name="/stop")
     print(json.dumps(figures, indent=2))
     if args.json:
         with open(args.json, "w") as out:

@@ -150,7 +150,9 @@ def delete(run_dir: Path, owner: str | None = None) -> None:
 def schedule() -> list[Path]:
     """Launch queued runs, oldest first, while fewer than max_jobs() trainings are alive; return those launched."""
     with _lock:
-        alive = sum(1 for run_dir in runs.list_runs() if runs.pid_alive(run_dir))
+        # A live state, not only a live pid: a finished run's pid file may name a process still alive for other reasons
+        # (the app or a test that trained it in-process), and it must not hold a slot.
+        alive = sum(1 for run_dir in runs.list_runs() if status(run_dir)["state"] in LIVE)
         launched = []
         for run_dir in runs.queued_runs():
             if alive >= max_jobs():
