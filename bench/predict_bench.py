@@ -43,11 +43,11 @@ def measure(answer_one, answer_all, pairs: list[tuple[str, str]], rounds: int) -
     return {**percentiles(times), "calls": len(times), "batch_pairs_per_second": round(len(pairs) / seconds, 1)}, labels
 
 
-def bench_predictor(model: str, seed: int, pairs, rounds: int) -> tuple[dict, list[str]]:
+def bench_predictor(model: str, seed: int, pairs, rounds: int, backend: str, precision: str) -> tuple[dict, list[str]]:
     from finetune.predict import Predictor
 
     started = time.perf_counter()
-    predictor = Predictor(model, seed=seed)
+    predictor = Predictor(model, seed=seed, backend=backend, precision=precision)
     load = time.perf_counter() - started
     figures, labels = measure(predictor.predict, lambda ps: [a["label"] for a in predictor.predict_batch(ps, BATCH)],
                               pairs, rounds)
@@ -94,6 +94,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="seeds the head of a model that has none yet")
     parser.add_argument("--rounds", type=int, default=3, help="times each pair is timed alone")
     parser.add_argument("--max-pairs", type=int, default=408)
+    parser.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help="the Predictor's backend")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="the Predictor's weights (torch)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
@@ -103,7 +105,7 @@ def main() -> None:
     pairs = list(zip(validation["sentence1"], validation["sentence2"]))[:args.max_pairs]
     # The baseline runs first so that whatever warms up in the process (allocator, thread pool) favours it, not us.
     baseline, expected = bench_pipeline(args.model, args.seed, pairs, args.rounds)
-    ours, answers = bench_predictor(args.model, args.seed, pairs, args.rounds)
+    ours, answers = bench_predictor(args.model, args.seed, pairs, args.rounds, args.backend, args.precision)
     results = {"baseline": baseline, "finetune": ours, "pairs": len(pairs), "model": args.model, "data": args.data,
                "same_answers": sum(a == b for a, b in zip(answers, expected))}
     print(table(results))

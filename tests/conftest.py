@@ -109,7 +109,7 @@ def launch_app(home: Path, models: Path, **extra_env):
            "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
            # The tests' own models (tiny_bert) may be loaded from the page; uploads stay in this test's folder.
            "FINETUNE_MODEL_DIRS": str(models), "GRADIO_TEMP_DIR": str(home / "uploads"),
-           "FINETUNE_DATA_DIRS": str(home / "data")}
+           "FINETUNE_DATA_DIRS": str(home / "data"), "FINETUNE_CACHE_DIR": str(home / "cache")}
     env.pop("HF_TOKEN", None)
     env.update(extra_env)
     (home / "data").mkdir(exist_ok=True)
