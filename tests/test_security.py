@@ -318,7 +318,7 @@ def test_the_server_is_still_up_and_wrote_nothing_outside_its_folders(server, cl
     healthy(client)
     assert server.process.poll() is None
     written = {p.relative_to(server.home).parts[0] for p in server.home.rglob("*") if p.is_file()}
-    assert written <= {"runs", "uploads", "data", "server.log", "hf-home"}, written
+    assert written <= {"runs", "uploads", "data", "cache", "server.log", "hf-home"}, written
 
 
 def test_a_source_forged_into_the_data_tabs_state_is_ignored(server):
