@@ -40,7 +40,7 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
     server, url = launch_app(home, tiny_bert.parent)
     try:
         client = Client(url, verbose=False)
-        alice = client.predict(str(tiny_bert), "sample", "default", settings(epochs=3), "alice", api_name="/train")
+        alice = client.predict(str(tiny_bert), "sample", "default", settings(epochs=10), "alice", api_name="/train")
         bob = client.predict(str(tiny_bert), "sample", "default", settings(epochs=1), "bob", api_name="/train")
         assert client.predict(bob["run"], api_name="/status")["queue_position"] == 1
         folder = home / "runs" / alice["run"]
@@ -68,7 +68,7 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
         resumed = client.predict(alice["run"], "alice", api_name="/resume")
         assert resumed["state"] in {"queued", "starting"}
         final = follow(client, alice["run"], lambda s: s["state"] not in jobs.WAITING_OR_LIVE)
-        assert final["state"] == "finished" and final["step"] == final["max_steps"] == 144, final
+        assert final["state"] == "finished" and final["step"] == final["max_steps"] == 480, final
         assert follow(client, bob["run"], lambda s: s["state"] not in jobs.WAITING_OR_LIVE)["state"] == "finished"
         answer = client.predict("The cat sat on the mat.", "A cat was sitting on the mat.", alice["run"], api_name="/predict")
         assert answer["label"] in {"equivalent", "not_equivalent"}
@@ -82,9 +82,9 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
     assert [e["status"] for e in statuses] == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "finished"]
     stopped_at = statuses[3]["step"]
     steps = [e["step"] for e in after if e["type"] in {"log", "progress"}]
-    assert steps == sorted(steps) and steps[-1] == 144  # the step count never went backwards
+    assert steps == sorted(steps) and steps[-1] == 480  # the step count never went backwards
     resumed_from = next(e["step"] for e in after[after.index(statuses[6]):] if e["type"] == "progress")
     assert resumed_from == stopped_at >= step_at_kill  # it trained on to its stop checkpoint: no step lost
-    assert json.loads((folder / runs.METRICS_FILE).read_text())["steps"] == 144
+    assert json.loads((folder / runs.METRICS_FILE).read_text())["steps"] == 480
     print(f"\nkill -9 of the app at step {step_at_kill}: its training stopped itself at step {stopped_at} with a "
           f"checkpoint, resumed there after the restart ({step_at_kill - resumed_from if resumed_from < step_at_kill else 0} steps lost)")
