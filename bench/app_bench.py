@@ -47,8 +47,8 @@ def serve(home: Path) -> tuple[subprocess.Popen, str, float]:
     env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=open(home / "app.log", "wb"),
-                              stderr=subprocess.STDOUT)
+    with open(home / "app.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     while True:
         try:

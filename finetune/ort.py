@@ -70,5 +70,6 @@ class OrtClassifier:
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 
-    def logits(self, encoded) -> "numpy.ndarray":  # noqa: F821
+    def logits(self, encoded):
+        """A numpy array of shape (pairs, 2), from the tokenizer's numpy output."""
         return self.session.run(["logits"], {name: encoded[name].astype("int64") for name in self.inputs})[0]

@@ -128,6 +128,19 @@ def launch_app(home: Path, models: Path, **extra_env):
             time.sleep(0.3)
 
 
+def follow(client, run: str, until, seconds: float = 240) -> dict:
+    """Poll the app's /status for `run` until `until(status)` holds; fail the test after `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = client.predict(run, api_name="/status")
+        if until(status):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"gave up: {client.predict(run, api_name='/status')}")
+
+
 def kill_live_trainings(runs_dir: Path) -> None:
     """Trainings run in their own sessions: end any still alive (their app watcher would stop them, a second later)."""
     import os

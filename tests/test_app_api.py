@@ -1,9 +1,9 @@
 """The app through gradio_client, as a script would use it: predict, tokenize, train followed to the end, stop, the
 queue of trainings, owners."""
 import json
-import time
 
 import pytest
+from conftest import follow
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -16,16 +16,6 @@ def client(app_server):
 def tiny_settings(**overrides):
     return {"epochs": 2, "batch_size": 16, "learning_rate": 1e-3, "logging_steps": 2, "precision": "fp32",
             "max_train_samples": 64, "max_eval_samples": 32, **overrides}
-
-
-def follow(client, run, until, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        status = client.predict(run, api_name="/status")
-        if until(status):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"gave up: {client.predict(run, api_name='/status')}")
 
 
 def test_the_api_names_are_the_documented_ones(client):

@@ -5,20 +5,10 @@ import signal
 import time
 
 import pytest
-from conftest import kill_live_trainings, launch_app
+from conftest import follow, kill_live_trainings, launch_app
 from gradio_client import Client
 
 from finetune import jobs, runs
-
-
-def follow(client, run, until, seconds=240):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        status = client.predict(run, api_name="/status")
-        if until(status):
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"gave up: {client.predict(run, api_name='/status')}")
 
 
 def events(run_dir):
