@@ -86,6 +86,33 @@ def tiny_run(tmp_path_factory, tiny_bert) -> Path:
     return run_dir
 
 
+@pytest.fixture
+def listed_run(tiny_run) -> Path:
+    """The tiny run copied into this test's runs folder, as the app would list it."""
+    import shutil
+
+    from finetune import runs
+
+    target = runs.runs_dir() / tiny_run.name
+    shutil.copytree(tiny_run, target)
+    return target
+
+
+def wait_for(run_dir: Path, predicate, seconds: float = 120, log_lines: int = 20) -> dict:
+    """Poll jobs.status(run_dir) until predicate(status) holds; fail with the run's last output after `seconds`."""
+    import time
+
+    from finetune import jobs
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        summary = jobs.status(run_dir)
+        if predicate(summary):
+            return summary
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting: {jobs.status(run_dir)}\n{jobs.log_tail(run_dir, log_lines)}")
+
+
 def _free_port() -> int:
     import socket
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import wait_for
+
 from finetune import runs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,17 +44,7 @@ def _processes_of(run_dir: Path) -> list[int]:
 
 
 def _wait(run_dir, predicate, seconds=240):
-    import time
-
-    from finetune import jobs
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        summary = jobs.status(run_dir)
-        if predicate(summary):
-            return summary
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting: {jobs.status(run_dir)}\n{jobs.log_tail(run_dir, 60)}")
+    return wait_for(run_dir, predicate, seconds, log_lines=60)
 
 
 def _all_gone(run_dir, seconds=60):

@@ -8,14 +8,6 @@ from finetune import runs
 from finetune.export import EXPORTS_DIR, zip_run
 
 
-@pytest.fixture
-def listed_run(tiny_run):
-    """The tiny run copied into this test's runs folder, as the app would list it."""
-    target = runs.runs_dir() / tiny_run.name
-    shutil.copytree(tiny_run, target)
-    return target
-
-
 def test_zip_holds_the_final_model_card_metrics_config_and_events_but_not_checkpoints(listed_run):
     path = zip_run(listed_run)
     assert path == runs.runs_dir() / EXPORTS_DIR / f"{listed_run.name}.zip"

@@ -3,9 +3,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from conftest import wait_for
 
 from finetune import jobs, runs
 from finetune.cli import build_parser, config_from_args
@@ -33,16 +33,6 @@ def tiny(model, **overrides):
 def long_running(model):
     """Thousands of one-pair steps: time to watch, stop or kill it; it never runs to the end in a test."""
     return tiny(model, epochs=30, batch_size=1, max_train_samples=None, logging_steps=5)
-
-
-def wait_for(run_dir, predicate, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        summary = jobs.status(run_dir)
-        if predicate(summary):
-            return summary
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting: {jobs.status(run_dir)}\n{jobs.log_tail(run_dir)}")
 
 
 def settled(summary):

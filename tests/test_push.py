@@ -1,7 +1,6 @@
 """Pushing a run to the Hub: refused in one line without a token (for real); with one, what a faked HfApi receives.
 
 The Hub is out of reach here, so the upload itself is checked on a fake that records the calls."""
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,13 +25,6 @@ class FakeHfApi:
 
     def create_commit(self, repo_id, operations, **kwargs):
         self.calls.append(("create_commit", repo_id, {op.path_in_repo: Path(op.path_or_fileobj) for op in operations}))
-
-
-@pytest.fixture
-def listed_run(tiny_run):
-    target = runs.runs_dir() / tiny_run.name
-    shutil.copytree(tiny_run, target)
-    return target
 
 
 def test_without_a_token_the_cli_refuses_in_one_line(listed_run):
