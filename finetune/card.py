@@ -56,7 +56,9 @@ def card_data(run_dir: Path, config: RunConfig, metrics: dict):
 def _hyperparameters(config: RunConfig, metrics: dict) -> str:
     shown = {"epochs": config.epochs, "learning rate": config.learning_rate,
              "batch size (per process)": config.batch_size, "processes": metrics.get("world_size", 1),
-             "weight decay": config.weight_decay, "warmup ratio": config.warmup_ratio, "max length": config.max_length,
+             "weight decay": config.weight_decay, "warmup ratio": config.warmup_ratio,
+             "dropout while training": "the model's own" if config.dropout is None else config.dropout,
+             "word embeddings": "frozen" if config.freeze_embeddings else "trained", "max length": config.max_length,
              "sampling": config.sampling, "precision": metrics["precision"], "seed": config.seed,
              "training pairs": metrics["train_rows"], "preset it started from": config.preset}
     return "\n".join(f"| {name} | {value} |" for name, value in shown.items())

@@ -14,11 +14,23 @@ from finetune.config import DEVICES, PRECISIONS, PRESETS, SAMPLING, TRACKERS, Ru
 _CHOICES = {"preset": tuple(PRESETS), "precision": PRECISIONS, "sampling": SAMPLING, "device": DEVICES,
             "report_to": tuple(TRACKERS)}
 ALL = "all"  # an optional limit's "no limit", even where the preset sets one (demo's max_train_samples)
+# The word that sets an optional field to None on the command line, by the field's type, and what None means there.
+NONE_WORDS = {"int | None": (ALL, "no limit"), "float | None": ("model", "the model's own")}
+_BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
 
 
-def _positive_type(kind, optional=False):
+def _boolean(text: str) -> bool:
+    if text.lower() not in _BOOLEANS:
+        raise ValueError(text)
+    return _BOOLEANS[text.lower()]
+
+
+_boolean.__name__ = "yes or no"
+
+
+def _positive_type(kind, none_word=None):
     def parse(text):
-        if optional and text == ALL:
+        if none_word is not None and text == none_word:
             return ALL
         try:
             return kind(text)
@@ -31,12 +43,13 @@ def _positive_type(kind, optional=False):
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """One flag per RunConfig field, so the CLI and the form can never drift apart."""
     for f in fields(RunConfig):
-        kind = {"float": float, "int": int, "int | None": int}.get(str(f.type), str)
-        optional = str(f.type).endswith("| None")
+        kind = {"float": float, "int": int, "int | None": int, "float | None": float, "bool": _boolean}.get(str(f.type), str)
+        none_word, none_meaning = NONE_WORDS.get(str(f.type), (None, None))
         default = f.default if f.default is not MISSING else None
         shown = " (preset's value if not given)" if f.name not in ("model", "data", "preset", "seed") else f" (default {default})"
-        shown += f"; '{ALL}' for no limit" if optional else ""
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=_positive_type(kind, optional), default=None,
+        shown += f"; '{none_word}' for {none_meaning}" if none_word else ""
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=_positive_type(kind, none_word), default=None,
+                            metavar="yes|no" if kind is _boolean else None,
                             choices=_CHOICES.get(f.name), help=f.metadata.get("help", "") + shown)
 
 

@@ -34,6 +34,8 @@ class RunConfig:
     eval_batch_size: int = field(default=64, metadata={"help": "examples per evaluation step"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.0, metadata={"help": "fraction of steps spent warming the learning rate up"})
+    dropout: float | None = field(default=None, metadata={"help": "dropout while training, else the model's own (0.1 for BERT); 0 trains faster on a CPU"})
+    freeze_embeddings: bool = field(default=False, metadata={"help": "keep the pretrained word embeddings as they are (half of MiniLM's weights): cheaper steps"})
     max_length: int = field(default=128, metadata={"help": "tokens kept per pair; MRPC's longest pair is about 100"})
     max_train_samples: int | None = field(default=None, metadata={"help": "train on the first N rows only (quick runs)"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "evaluate on the first N validation rows only"})
@@ -55,6 +57,7 @@ class RunConfig:
             (1 <= self.eval_batch_size <= 4096, f"eval batch size must be between 1 and 4096, got {self.eval_batch_size}"),
             (0 <= self.weight_decay < 1, f"weight decay must be in [0, 1), got {self.weight_decay}"),
             (0 <= self.warmup_ratio < 1, f"warmup ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (self.dropout is None or 0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (8 <= self.max_length <= 512, f"max length must be between 8 and 512 tokens, got {self.max_length}"),
             (self.max_train_samples is None or self.max_train_samples >= 1, f"max train samples must be >= 1, got {self.max_train_samples}"),
             (self.max_eval_samples is None or self.max_eval_samples >= 1, f"max eval samples must be >= 1, got {self.max_eval_samples}"),
@@ -120,10 +123,11 @@ COURSE = dict(epochs=3.0, learning_rate=5e-5, batch_size=8, weight_decay=0.0, wa
 PRESETS: dict[str, dict] = {
     "course": COURSE,
     # The project's default, measured against the course's on real MRPC with the bundled model (README,
-    # Performance): bf16 and length-grouped batches of 16 make each epoch cheaper, a fourth epoch with warmup
-    # buys back the accuracy that fewer, larger steps lose.
-    "default": dict(epochs=4.0, learning_rate=5e-5, batch_size=16, weight_decay=0.01, warmup_ratio=0.1,
-                    precision="auto", sampling="group_by_length"),
+    # Performance): bf16, length-grouped batches of 32, no dropout, frozen word embeddings and plain attention make
+    # a step about 3.3x cheaper per pair, and without dropout the model learns fast enough for 3 epochs of batch 32
+    # at lr 1e-4 to reach the course's accuracy and F1.
+    "default": dict(epochs=3.0, learning_rate=1e-4, batch_size=32, weight_decay=0.01, warmup_ratio=0.1, dropout=0.0,
+                    freeze_embeddings=True, precision="auto", sampling="group_by_length"),
     # A quick look in a class: about a minute on the bundled sample (0.90 accuracy there); on real MRPC a subset.
     "demo": dict(epochs=6.0, learning_rate=1e-4, batch_size=16, weight_decay=0.01, warmup_ratio=0.1,
                  precision="auto", sampling="group_by_length", max_train_samples=800, logging_steps=5),

@@ -33,6 +33,21 @@ def _precision_flags(config: RunConfig) -> str:
     return flags + ("use_cpu=True, " if config.device == "cpu" else "")
 
 
+def _model_lines(config: RunConfig) -> list[str]:
+    from finetune.device import resolve_device
+
+    eager = resolve_device(config.device) == "cpu"
+    lines = ["model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels="
+             + ('2, attn_implementation="eager")  # a CPU trains faster with plain attention' if eager else "2)")]
+    if config.dropout is not None:
+        lines += [f"for module in model.modules():  # dropout {config.dropout} while training; the saved config keeps the model's own",
+                  "    if isinstance(module, torch.nn.Dropout):",
+                  f"        module.p = {config.dropout}"]
+    if config.freeze_embeddings:
+        lines.append("model.get_input_embeddings().weight.requires_grad_(False)  # the word embeddings stay as pretrained")
+    return lines
+
+
 def training_code(config: RunConfig) -> str:
     """A self-contained script: run it with `python` and it fine-tunes as this config would, printing the metrics."""
     from finetune.models import BUNDLED, resolve_model
@@ -43,6 +58,7 @@ def training_code(config: RunConfig) -> str:
         f'"""Fine-tune {config.model} on MRPC with the settings of the {config.preset!r} preset as edited in the form."""',
         "import evaluate",
         "import numpy as np",
+        "import torch",
         "from datasets import load_dataset",
         "from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,",
         "                          TrainingArguments, set_seed)",
@@ -63,7 +79,7 @@ def training_code(config: RunConfig) -> str:
         "data_collator = DataCollatorWithPadding(tokenizer=tokenizer)  # pads each batch to its longest pair",
         "",
         f"set_seed({config.seed})  # before the new classification head is created: same seed, same head",
-        "model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=2)",
+        *_model_lines(config),
         f"metric = evaluate.load({str(METRIC_MODULE)!r})  # online, the same as evaluate.load(\"glue\", \"mrpc\")",
         "",
         "",

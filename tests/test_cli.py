@@ -74,6 +74,8 @@ def test_tokenize_prints_tokens_and_the_three_id_lists():
     (["train", "--batch-size", "64", "--max-train-samples", "10"], "batch size 64 is larger than the 10 training pairs"),
     (["train", "--batch-size", "400", "--max-train-samples", "all"], "batch size 400 is larger than the 320 training pairs"),
     (["train", "--data", "/no/such/place"], "/no/such/place"),
+    (["train", "--dropout", "1.5"], "dropout must be in [0, 1)"),
+    (["train", "--freeze-embeddings", "maybe"], "expected a yes or no, got 'maybe'"),
     (["train", "--model", "/no/such/model"], "does not exist"),
     (["predict", "--model", "/no/such/model", "a", "b"], "does not exist"),
     (["train", "--model", "bert-base-uncased", "--max-train-samples", "8", "--batch-size", "8"], "--model bundled"),

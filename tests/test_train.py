@@ -1,5 +1,6 @@
 """Training end to end in-process: the run folder it leaves, same seed same metrics, and a real model that learns."""
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,44 @@ def test_a_run_leaves_config_events_checkpoints_model_metrics_and_predictions(tm
     assert len(predictions) == 64
     assert sum(p["prediction"] == p["label"] for p in predictions) == tn + tp
     assert all(abs(sum(p["probabilities"]) - 1) < 1e-6 for p in predictions)
+
+
+def test_frozen_embeddings_stay_as_loaded_and_no_dropout_leaves_the_saved_config_alone(tmp_path, tiny_bert):
+    from safetensors.torch import load_file
+
+    def weights(folder):
+        return load_file(str(next(Path(folder).glob("*.safetensors"))))
+
+    base = weights(tiny_bert)
+    embedding = next(name for name in base if name.endswith("word_embeddings.weight"))
+    frozen = tmp_path / "frozen"
+    train(tiny_config(tiny_bert, freeze_embeddings=True, dropout=0.0), frozen)
+    trained = tmp_path / "trained"
+    train(replace(tiny_config(tiny_bert), freeze_embeddings=False, dropout=None), trained)
+    after, unfrozen = weights(frozen / runs.MODEL_DIR), weights(trained / runs.MODEL_DIR)
+    assert (after[embedding] == base[embedding]).all()
+    assert not (unfrozen[embedding] == base[embedding]).all()
+    layer = next(name for name in base if "layer.0" in name and name.endswith("dense.weight"))
+    assert not (after[layer] == base[layer]).all()  # the rest did train
+    saved, original = (json.loads((folder / "config.json").read_text()) for folder in (frozen / runs.MODEL_DIR, tiny_bert))
+    assert saved["hidden_dropout_prob"] == original["hidden_dropout_prob"] > 0
+
+
+def test_prepare_model_sets_dropout_and_plain_attention_on_a_cpu(tiny_bert):
+    import torch
+
+    from finetune.models import load_classifier
+    from finetune.train import prepare_model
+
+    model = prepare_model(load_classifier(str(tiny_bert), seed=0), tiny_config(tiny_bert, dropout=0.0), "cpu")
+    dropouts = [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts and set(dropouts) == {0.0}
+    assert model.config._attn_implementation == "eager"
+    assert not model.get_input_embeddings().weight.requires_grad
+    kept = prepare_model(load_classifier(str(tiny_bert), seed=0),
+                         replace(tiny_config(tiny_bert), dropout=None, freeze_embeddings=False), "cuda")
+    assert {m.p for m in kept.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
+    assert kept.config._attn_implementation != "eager" and kept.get_input_embeddings().weight.requires_grad
 
 
 def test_same_seed_gives_the_same_metrics_and_another_seed_does_not(tmp_path, tiny_bert):

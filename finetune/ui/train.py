@@ -27,9 +27,12 @@ CURVE_CAPTION = ("<small>x: training step · <b style='color:#2563eb'>training l
 HYPERPARAMETERS = [f.name for f in fields(RunConfig) if f.name not in {"model", "data", "preset"}]
 
 
+def _help(name: str) -> str:
+    return next(f.metadata["help"] for f in fields(RunConfig) if f.name == name)
+
+
 def _number(name: str, label: str, **kwargs) -> gr.Number:
-    help_text = next(f.metadata["help"] for f in fields(RunConfig) if f.name == name)
-    return gr.Number(label=label, info=help_text, **kwargs)
+    return gr.Number(label=label, info=_help(name), **kwargs)
 
 
 def _hyperparameter_inputs() -> dict[str, gr.components.Component]:
@@ -42,6 +45,9 @@ def _hyperparameter_inputs() -> dict[str, gr.components.Component]:
         "eval_batch_size": _number("eval_batch_size", "Eval batch size", value=value["eval_batch_size"], precision=0, minimum=1),
         "weight_decay": _number("weight_decay", "Weight decay", value=value["weight_decay"], step=0.01),
         "warmup_ratio": _number("warmup_ratio", "Warmup ratio", value=value["warmup_ratio"], step=0.05),
+        "dropout": _number("dropout", "Dropout (empty: the model's own)", value=value["dropout"], step=0.05, minimum=0),
+        "freeze_embeddings": gr.Checkbox(value=value["freeze_embeddings"], label="Freeze word embeddings",
+                                         info=_help("freeze_embeddings")),
         "max_length": _number("max_length", "Max length", value=value["max_length"], precision=0),
         "max_train_samples": _number("max_train_samples", "Max train samples (0: all)", value=0, precision=0, minimum=0),
         "max_eval_samples": _number("max_eval_samples", "Max eval samples (0: all)", value=0, precision=0, minimum=0),
