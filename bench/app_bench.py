@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("libtorch_cpu", "onnxruntime")  # shared libraries that mean a framework was imported
+HEAVY = ("libtorch_cpu", "libopenvino")  # shared libraries that mean a framework was imported
 
 
 def free_port() -> int:
@@ -100,7 +100,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     print(f"page served {results['page_seconds']:.1f} s after `python app.py`; loaded by then: "
-          f"{', '.join(results['loaded_at_page']) or 'no torch, no onnxruntime'}; app {results['rss_mb_at_page']:.0f} MB")
+          f"{', '.join(results['loaded_at_page']) or 'no torch, no openvino'}; app {results['rss_mb_at_page']:.0f} MB")
     for i, run in enumerate(results["runs"], 1):
         print(f"after run {i}: app {run['app_rss_mb']:.0f} MB, that training's peak {run['training_peak_rss_mb']:.0f} MB, "
               f"one answer {1000 * run['answer_seconds']:.0f} ms through the API")

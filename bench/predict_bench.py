@@ -26,8 +26,9 @@ def percentiles(times_ms: list[float]) -> dict:
     return {"p50_ms": round(statistics.median(times_ms), 2), "p95_ms": round(cuts[94], 2), "mean_ms": round(statistics.fmean(times_ms), 2)}
 
 
-def measure(answer_one, answer_all, pairs: list[tuple[str, str]], rounds: int) -> tuple[dict, list[str]]:
-    """Latency of answer_one over every pair `rounds` times, and answer_all's throughput over all pairs."""
+def measure(answer_one, answer_all, pairs: list[tuple[str, str]], rounds: int) -> tuple[dict, list]:
+    """Latency of answer_one over every pair `rounds` times, and answer_all's throughput over all pairs (whose
+    (label, probabilities) answers are returned too)."""
     for s1, s2 in pairs[:WARMUP]:
         answer_one(s1, s2)
     times = []
@@ -43,18 +44,18 @@ def measure(answer_one, answer_all, pairs: list[tuple[str, str]], rounds: int) -
     return {**percentiles(times), "calls": len(times), "batch_pairs_per_second": round(len(pairs) / seconds, 1)}, labels
 
 
-def bench_predictor(model: str, seed: int, pairs, rounds: int, backend: str, precision: str) -> tuple[dict, list[str]]:
+def bench_predictor(model: str, seed: int, pairs, rounds: int, backend: str, precision: str) -> tuple[dict, list]:
     from finetune.predict import Predictor
 
     started = time.perf_counter()
     predictor = Predictor(model, seed=seed, backend=backend, precision=precision)
     load = time.perf_counter() - started
-    figures, labels = measure(predictor.predict, lambda ps: [a["label"] for a in predictor.predict_batch(ps, BATCH)],
-                              pairs, rounds)
+    figures, labels = measure(predictor.predict, lambda ps: [(a["label"], a["probabilities"])
+                                                             for a in predictor.predict_batch(ps, BATCH)], pairs, rounds)
     return {**figures, "load_seconds": round(load, 2), "backend": predictor.backend, "precision": predictor.precision}, labels
 
 
-def bench_pipeline(model: str, seed: int, pairs, rounds: int) -> tuple[dict, list[str]]:
+def bench_pipeline(model: str, seed: int, pairs, rounds: int) -> tuple[dict, list]:
     """The course's way to use a fine-tuned model: `pipeline("text-classification")`, fp32, defaults."""
     from transformers import pipeline
 
@@ -68,7 +69,8 @@ def bench_pipeline(model: str, seed: int, pairs, rounds: int) -> tuple[dict, lis
         return classifier({"text": s1, "text_pair": s2})
 
     def many(ps):
-        return [a["label"] for a in classifier([{"text": s1, "text_pair": s2} for s1, s2 in ps], batch_size=BATCH)]
+        scored = classifier([{"text": s1, "text_pair": s2} for s1, s2 in ps], batch_size=BATCH, top_k=None)
+        return [(max(a, key=lambda x: x["score"])["label"], {x["label"]: x["score"] for x in a}) for a in scored]
 
     figures, labels = measure(one, many, pairs, rounds)
     return {**figures, "load_seconds": round(load, 2), "backend": "transformers pipeline", "precision": "fp32"}, labels
@@ -83,7 +85,8 @@ def table(results: dict) -> str:
     base, ours = results["baseline"], results["finetune"]
     rows.append(f"finetune vs pipeline: {base['p50_ms'] / ours['p50_ms']:.2f}x faster single pairs (p50), "
                 f"{ours['batch_pairs_per_second'] / base['batch_pairs_per_second']:.2f}x batch throughput; "
-                f"same answer on {results['same_answers']}/{results['pairs']} pairs")
+                f"same answer on {results['same_answers']}/{results['pairs']} pairs, probabilities at most "
+                f"{results['max_probability_difference']:.4f} apart")
     return "\n".join(rows)
 
 
@@ -94,8 +97,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42, help="seeds the head of a model that has none yet")
     parser.add_argument("--rounds", type=int, default=3, help="times each pair is timed alone")
     parser.add_argument("--max-pairs", type=int, default=408)
-    parser.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help="the Predictor's backend")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="the Predictor's weights (torch)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "openvino", "torch"], help="the Predictor's backend")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="the Predictor's precision")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
@@ -107,7 +110,9 @@ def main() -> None:
     baseline, expected = bench_pipeline(args.model, args.seed, pairs, args.rounds)
     ours, answers = bench_predictor(args.model, args.seed, pairs, args.rounds, args.backend, args.precision)
     results = {"baseline": baseline, "finetune": ours, "pairs": len(pairs), "model": args.model, "data": args.data,
-               "same_answers": sum(a == b for a, b in zip(answers, expected))}
+               "same_answers": sum(a[0] == b[0] for a, b in zip(answers, expected)),
+               "max_probability_difference": round(max(abs(a[1][label] - b[1][label]) for a, b in zip(answers, expected)
+                                                       for label in b[1]), 6)}
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

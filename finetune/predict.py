@@ -19,18 +19,18 @@ class Predictor:
     """Load once, then `predict(s1, s2)` or `predict_batch(pairs)`; inference only, no gradients.
 
     `seed` matters only for a model without a trained head (a base model): it fixes the head's random weights.
-    `backend` "auto" answers through ONNX Runtime when it is installed (the model exported once, then cached: single
-    pairs about 1.8x faster than a transformers pipeline on 2 CPU cores, same answers; bench/predict_bench.py),
-    else through torch.
-    `precision` applies to torch: "bf16" keeps the weights in bf16 (faster on AMX / AVX512-BF16 CPUs, but an answer
-    close to 50/50 can flip), "fp32" otherwise.
+    `backend` "auto" answers through OpenVINO when it is installed (the model exported to ONNX once, then cached),
+    else through torch; bench/predict_bench.py measures both against a transformers pipeline.
+    `precision` "auto" computes in bf16 where the CPU has it natively and OpenVINO answers, with pairs close to 50/50
+    computed again in fp32 (labels always fp32's); "bf16" with torch keeps the weights in bf16 (an answer close to
+    50/50 can flip); "fp32" computes everything in fp32.
     """
 
     def __init__(self, model: str, max_length: int = 128, seed: int | None = None, backend: str = "auto",
-                 precision: str = "fp32"):
+                 precision: str = "auto"):
         import torch
 
-        from finetune import ort
+        from finetune import compiled
 
         self.torch = torch
         # A fast tokenizer is not thread-safe (its truncation and padding state is shared): the app answers in threads.
@@ -41,16 +41,16 @@ class Predictor:
         labels = self.model.config.id2label
         self.labels = [labels.get(i, labels.get(str(i), name)) for i, name in enumerate(LABEL_NAMES)]
         self.session = None
-        if backend == "onnx" or (backend == "auto" and ort.available()):
-            path = ort.cache_dir() / "onnx" / f"{ort.cache_key(resolve_model(model), seed)}.onnx"
+        if backend == "openvino" or (backend == "auto" and compiled.available()):
+            path = compiled.cache_dir() / "onnx" / f"{compiled.cache_key(resolve_model(model), seed)}.onnx"
             if not path.is_file():
-                ort.export(self.model, self.tokenizer, path)
-            self.session, self.model = ort.OrtClassifier(path), None  # the torch weights are not needed any more
-            self.backend, self.precision = "onnxruntime", "fp32"
+                compiled.export(self.model, self.tokenizer, path)
+            self.session, self.model = compiled.CompiledClassifier(path, precision), None  # torch's weights: not needed now
+            self.backend, self.precision = "openvino", self.session.precision
         else:
             if precision == "bf16":
                 self.model.to(torch.bfloat16)
-            self.backend, self.precision = "torch", precision
+            self.backend, self.precision = "torch", "bf16" if precision == "bf16" else "fp32"
         self.predict("warm", "up")  # the first pass sets up kernels and buffers: a user should not wait for that
 
     def _logits(self, chunk: list[tuple[str, str]]):

@@ -22,14 +22,14 @@ def lively_run(tmp_path_factory, tiny_bert):
     config.initializer_range = 0.5
     BertForSequenceClassification(config).save_pretrained(model)
     run_dir = tmp_path_factory.mktemp("lively") / "run"
-    train(RunConfig.from_preset("default", model=str(model), precision="fp32", epochs=1, max_train_samples=16,
+    train(RunConfig.from_preset("default", model=str(model), precision="fp32", epochs=1, max_train_samples=16, batch_size=16,
                                 learning_rate=1e-7, max_eval_samples=100, sampling="group_by_length"), run_dir)
     return run_dir
 
 
 def test_each_stored_prediction_is_the_answer_for_its_own_row_despite_length_grouping(lively_run):
     rows = report.predictions(lively_run)
-    fresh = Predictor(str(lively_run)).predict_batch([(r["sentence1"], r["sentence2"]) for r in rows])
+    fresh = Predictor(str(lively_run), precision="fp32").predict_batch([(r["sentence1"], r["sentence2"]) for r in rows])
     spread = [r["probabilities"][1] for r in rows]
     assert max(spread) - min(spread) > 0.3  # answers differ enough that a shuffle would show
     assert [r["idx"] for r in rows] == list(range(100))
