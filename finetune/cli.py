@@ -191,8 +191,15 @@ def _quiet_progress_bars() -> None:
     hf_logging.disable_progress_bar()
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A flag argparse refuses is one line, as every other user error is: the message, not the whole usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the flags)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finetune", description="Fine-tune a BERT-family model on GLUE MRPC.")
+    parser = _OneLineParser(prog="python -m finetune", description="Fine-tune a BERT-family model on GLUE MRPC.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="fine-tune a model; leaves a run folder with the model and metrics")

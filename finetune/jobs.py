@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from finetune import runs
-from finetune.cli import ALL
+from finetune.cli import NONE_WORDS
 from finetune.config import ConfigError, RunConfig
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +50,7 @@ def cli_args(config: RunConfig) -> list[str]:
     args = []
     for f in dataclasses.fields(RunConfig):
         value = getattr(config, f.name)
-        args += [f"--{f.name.replace('_', '-')}", ALL if value is None else str(value)]
+        args += [f"--{f.name.replace('_', '-')}", NONE_WORDS[str(f.type)][0] if value is None else str(value)]
     return args
 
 

@@ -43,6 +43,7 @@ def settled(summary):
     RunConfig.from_preset("demo"),  # demo's own max_train_samples
     RunConfig.from_preset("demo", max_train_samples=None),  # "all" although the preset limits it
     RunConfig.from_preset("course", model="/some/folder", data="pairs.csv", learning_rate=3e-5, max_eval_samples=10),
+    RunConfig.from_preset("default", dropout=0.05, freeze_embeddings=False),  # a float and a yes/no flag
 ])
 def test_cli_flags_rebuild_exactly_the_config(config):
     args = build_parser().parse_args(["train", *jobs.cli_args(config)])
