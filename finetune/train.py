@@ -246,18 +246,38 @@ def _per_epoch(log_history: list[dict]) -> list[dict]:
              "loss": h["eval_loss"]} for h in log_history if "eval_accuracy" in h]
 
 
-def _write_predictions(trainer, raw_validation, tokenized_validation, run_dir: Path) -> dict:
+class _LastEvaluation:
+    """Trainer's compute_metrics, keeping the logits of the latest evaluation and the step it was made at: the final
+    model's answers on validation are then those of the evaluation at the last step, not a second pass over it."""
+
+    trainer = None
+    step, logits = None, None
+
+    def metrics(self, eval_pred) -> dict:
+        from finetune.metrics import compute_metrics
+
+        self.step = self.trainer.state.global_step if self.trainer else None
+        self.logits = eval_pred.predictions
+        return compute_metrics(eval_pred)
+
+    def at(self, step: int):
+        return self.logits if self.step == step else None
+
+
+def _write_predictions(trainer, raw_validation, tokenized_validation, run_dir: Path, last=None) -> dict:
     """Score the final model on validation; keep each row's prediction for the Evaluate view."""
     import numpy as np
 
     from finetune.metrics import confusion_matrix, score
 
-    output = trainer.predict(tokenized_validation)
+    predictions = last.at(trainer.state.global_step) if last else None
+    if predictions is None or len(predictions) != len(tokenized_validation):
+        predictions = trainer.predict(tokenized_validation).predictions
     # Length-grouped batching hands the rows to predict in its sampler's order: put each answer back on its row.
     sampler = trainer._get_eval_sampler(tokenized_validation)
     order = np.asarray(list(sampler) if sampler is not None else range(len(tokenized_validation)))
-    logits = np.empty(output.predictions.shape, dtype="float64")
-    logits[order] = output.predictions
+    logits = np.empty(predictions.shape, dtype="float64")
+    logits[order] = predictions
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     preds = probs.argmax(-1)
@@ -315,7 +335,6 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
 
     from finetune.card import write_model_card
     from finetune.device import describe
-    from finetune.metrics import compute_metrics
     from finetune.models import load_classifier, load_tokenizer
     from finetune.tokens import collator
 
@@ -326,11 +345,14 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     tokenizer = load_tokenizer(config.model)
     raw, tokenized = _prepare_data(config, tokenizer)
     model = prepare_model(load_classifier(config.model, seed=config.seed), config, device)
+    last_evaluation = _LastEvaluation()
     args = _training_arguments(config, run_dir, precision, device)
     callback = make_callback(run_dir, echo and args.disable_tqdm)
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
-        processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics, callbacks=[callback])
+        processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=last_evaluation.metrics,
+        callbacks=[callback])
+    last_evaluation.trainer = trainer
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()
@@ -340,7 +362,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
         record(run_dir, "status", status="stopped", step=trainer.state.global_step, reason=_signalled["reason"],
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         return {}
-    final = _write_predictions(trainer, raw["validation"], tokenized["validation"], run_dir)
+    final = _write_predictions(trainer, raw["validation"], tokenized["validation"], run_dir, last_evaluation)
     metrics = {
         "model": config.model, "data": config.data, "preset": config.preset, "device": device, "precision": precision,
         "hardware": hardware["hardware"], "world_size": args.world_size, "train_rows": len(tokenized["train"]), "validation_rows": final["n"],

@@ -83,6 +83,15 @@ def test_prepare_model_sets_dropout_and_plain_attention_on_a_cpu(tiny_bert):
     assert kept.config._attn_implementation != "eager" and kept.get_input_embeddings().weight.requires_grad
 
 
+def test_the_final_answers_are_the_last_evaluations_not_a_second_pass(tmp_path, tiny_bert, monkeypatch):
+    from transformers import Trainer
+
+    monkeypatch.setattr(Trainer, "predict", lambda *args, **kwargs: pytest.fail("validation was scored a second time"))
+    metrics = train(tiny_config(tiny_bert), tmp_path / "run")
+    assert metrics["final"]["accuracy"] == metrics["per_epoch"][-1]["accuracy"]
+    assert metrics["final"]["f1"] == metrics["per_epoch"][-1]["f1"]
+
+
 def test_same_seed_gives_the_same_metrics_and_another_seed_does_not(tmp_path, tiny_bert):
     first = train(tiny_config(tiny_bert, seed=1), tmp_path / "a")
     again = train(tiny_config(tiny_bert, seed=1), tmp_path / "b")
