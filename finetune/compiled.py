@@ -82,11 +82,12 @@ class CompiledClassifier:
         import openvino
 
         core = openvino.Core()
-        core.set_property({"CACHE_DIR": str(cache_dir() / "openvino")})  # compiled once per model and machine
-        model = core.read_model(str(path))
+        # Compiled once per model and machine; a later start maps the compiled model from the cache, its weights then
+        # in file pages the system can reclaim rather than in the app's own memory.
+        core.set_property({"CACHE_DIR": str(cache_dir() / "openvino")})
         common = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": os.cpu_count() or 1}
-        self.exact = core.compile_model(model, "CPU", {**common, "INFERENCE_PRECISION_HINT": "f32"})
-        self.fast = (core.compile_model(model, "CPU", {**common, "INFERENCE_PRECISION_HINT": "bf16"})
+        self.exact = core.compile_model(str(path), "CPU", {**common, "INFERENCE_PRECISION_HINT": "f32"})
+        self.fast = (core.compile_model(str(path), "CPU", {**common, "INFERENCE_PRECISION_HINT": "bf16"})
                      if precision in ("auto", "bf16") and "BF16" in capabilities() else None)
         self.precision = "bf16, fp32 near 50/50" if self.fast else "fp32"
         self.inputs = [port.get_any_name() for port in self.exact.inputs]

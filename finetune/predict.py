@@ -36,18 +36,17 @@ class Predictor:
         # A fast tokenizer is not thread-safe (its truncation and padding state is shared): the app answers in threads.
         self.tokenizing = threading.Lock()
         self.tokenizer = load_tokenizer(model)
-        self.model = load_classifier(model, seed=seed).eval()
         self.max_length = max_length
-        labels = self.model.config.id2label
-        self.labels = [labels.get(i, labels.get(str(i), name)) for i, name in enumerate(LABEL_NAMES)]
-        self.session = None
+        self.labels = list(LABEL_NAMES)  # load_classifier gives every model MRPC's two labels, in this order
+        self.session = self.model = None
         if backend == "openvino" or (backend == "auto" and compiled.available()):
             path = compiled.cache_dir() / "onnx" / f"{compiled.cache_key(resolve_model(model), seed)}.onnx"
-            if not path.is_file():
-                compiled.export(self.model, self.tokenizer, path)
-            self.session, self.model = compiled.CompiledClassifier(path, precision), None  # torch's weights: not needed now
+            if not path.is_file():  # torch's weights are needed only to be exported, once (they would cost 150 MB)
+                compiled.export(load_classifier(model, seed=seed).eval(), self.tokenizer, path)
+            self.session = compiled.CompiledClassifier(path, precision)
             self.backend, self.precision = "openvino", self.session.precision
         else:
+            self.model = load_classifier(model, seed=seed).eval()
             if precision == "bf16":
                 self.model.to(torch.bfloat16)
             self.backend, self.precision = "torch", "bf16" if precision == "bf16" else "fp32"

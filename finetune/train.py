@@ -67,8 +67,14 @@ def _stop_everywhere(run_dir: Path) -> bool:
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak resident memory. Linux's VmHWM starts afresh at exec; ru_maxrss does not: a training
+    started by an app holding 2 GB would report the app's size, not its own."""
     import resource
 
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 

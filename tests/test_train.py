@@ -187,3 +187,14 @@ def test_resume_takes_the_last_complete_checkpoint_never_a_half_written_one(tmp_
     resumed = [e for e in runs.read_events(run)[0] if e.get("status") == "resumed"]
     assert [Path(e["checkpoint"]).name for e in resumed] == ["checkpoint-8"]
     assert not (checkpoints / runs.PARTIAL_DIR).exists()  # what a cut-short save left is cleared
+
+
+def test_peak_memory_is_the_processs_own_not_that_of_the_app_that_started_it():
+    import subprocess
+    import sys
+
+    held = bytearray(700 * 1024 * 1024)  # the app's memory when it starts a training
+    held[::4096] = b"\1" * len(held[::4096])
+    done = subprocess.run([sys.executable, "-c", "from finetune.train import peak_rss_mb; print(peak_rss_mb())"],
+                          capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    assert float(done.stdout) < 300, done.stdout
