@@ -70,6 +70,23 @@ def test_a_close_call_is_decided_in_fp32(tiny_bert, monkeypatch):
     assert bf16 != fp32 and bf16 == pytest.approx(fp32, abs=0.05)
 
 
+@pytest.mark.skipif("BF16" not in compiled.capabilities(), reason="this CPU computes no bf16 natively")
+def test_an_untrained_head_soon_goes_to_fp32_alone_and_confident_answers_bring_bf16_back(tiny_bert, monkeypatch):
+    """Every answer of a random head is a close call: running bf16 first would only double its time."""
+    passes = []
+    real_run = compiled.CompiledClassifier._run
+    monkeypatch.setattr(compiled.CompiledClassifier, "_run",
+                        lambda self, model, feed: passes.append(model is self.fast) or real_run(self, model, feed))
+    untrained = Predictor(str(tiny_bert), seed=4)
+    for pair in PAIRS * 3:
+        untrained.predict(*pair)
+    assert passes[-5:] == [False] * 5 and untrained.session.close_share > 0.5
+    monkeypatch.setattr(compiled, "GUARD", 1e-9)  # now nothing is a close call: the share falls, bf16 comes back
+    for pair in PAIRS * 3:
+        untrained.predict(*pair)
+    assert passes[-3:] == [True] * 3 and untrained.session.close_share < 0.5
+
+
 def test_threads_answering_at_once_get_the_answers_one_thread_gets():
     from concurrent.futures import ThreadPoolExecutor
 
