@@ -72,7 +72,7 @@ def capabilities() -> list[str]:
 class CompiledClassifier:
     """Logits for a tokenized batch from OpenVINO on the CPU: bf16 where the CPU has it, fp32 for close calls.
 
-    bf16 makes a single MRPC pair about 1.2x faster than fp32 on an AVX512-BF16 CPU, and can move a logit margin a
+    bf16 answers a single MRPC pair about 1.5x faster than fp32 on an AVX512-BF16 CPU, and can move a logit margin a
     little: where the bf16 margin is within GUARD of the boundary the pair is computed again in fp32, so labels are
     fp32's; probabilities elsewhere stay within about 0.02 of fp32's (bench/predict_bench.py reports the largest).
     Each thread gets its own infer requests: the app answers from several threads at once.
