@@ -39,9 +39,9 @@ def measure(answer_one, answer_all, pairs: list[tuple[str, str]], rounds: int) -
             times.append((time.perf_counter() - started) * 1000)
     answer_all(pairs[:BATCH])
     started = time.perf_counter()
-    labels = answer_all(pairs)
+    answers = answer_all(pairs)
     seconds = time.perf_counter() - started
-    return {**percentiles(times), "calls": len(times), "batch_pairs_per_second": round(len(pairs) / seconds, 1)}, labels
+    return {**percentiles(times), "calls": len(times), "batch_pairs_per_second": round(len(pairs) / seconds, 1)}, answers
 
 
 def bench_predictor(model: str, seed: int, pairs, rounds: int, backend: str, precision: str) -> tuple[dict, list]:
@@ -50,9 +50,9 @@ def bench_predictor(model: str, seed: int, pairs, rounds: int, backend: str, pre
     started = time.perf_counter()
     predictor = Predictor(model, seed=seed, backend=backend, precision=precision)
     load = time.perf_counter() - started
-    figures, labels = measure(predictor.predict, lambda ps: [(a["label"], a["probabilities"])
-                                                             for a in predictor.predict_batch(ps, BATCH)], pairs, rounds)
-    return {**figures, "load_seconds": round(load, 2), "backend": predictor.backend, "precision": predictor.precision}, labels
+    figures, answers = measure(predictor.predict, lambda ps: [(a["label"], a["probabilities"])
+                                                              for a in predictor.predict_batch(ps, BATCH)], pairs, rounds)
+    return {**figures, "load_seconds": round(load, 2), "backend": predictor.backend, "precision": predictor.precision}, answers
 
 
 def bench_pipeline(model: str, seed: int, pairs, rounds: int) -> tuple[dict, list]:
@@ -72,8 +72,8 @@ def bench_pipeline(model: str, seed: int, pairs, rounds: int) -> tuple[dict, lis
         scored = classifier([{"text": s1, "text_pair": s2} for s1, s2 in ps], batch_size=BATCH, top_k=None)
         return [(max(a, key=lambda x: x["score"])["label"], {x["label"]: x["score"] for x in a}) for a in scored]
 
-    figures, labels = measure(one, many, pairs, rounds)
-    return {**figures, "load_seconds": round(load, 2), "backend": "transformers pipeline", "precision": "fp32"}, labels
+    figures, answers = measure(one, many, pairs, rounds)
+    return {**figures, "load_seconds": round(load, 2), "backend": "transformers pipeline", "precision": "fp32"}, answers
 
 
 def table(results: dict) -> str:

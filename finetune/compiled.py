@@ -62,11 +62,13 @@ def export(model, tokenizer, path: Path) -> Path:
     return path
 
 
-def capabilities() -> list[str]:
+def capabilities(core=None) -> list[str]:
     """What OpenVINO's CPU plugin computes natively here ("BF16" on AMX / AVX512-BF16 CPUs)."""
-    import openvino
+    if core is None:
+        import openvino
 
-    return list(openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        core = openvino.Core()
+    return list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
 class CompiledClassifier:
@@ -88,7 +90,7 @@ class CompiledClassifier:
         common = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": os.cpu_count() or 1}
         self.exact = core.compile_model(str(path), "CPU", {**common, "INFERENCE_PRECISION_HINT": "f32"})
         self.fast = (core.compile_model(str(path), "CPU", {**common, "INFERENCE_PRECISION_HINT": "bf16"})
-                     if precision in ("auto", "bf16") and "BF16" in capabilities() else None)
+                     if precision in ("auto", "bf16") and "BF16" in capabilities(core) else None)
         self.precision = "bf16, fp32 near 50/50" if self.fast else "fp32"
         self.inputs = [port.get_any_name() for port in self.exact.inputs]
         self.local = threading.local()
