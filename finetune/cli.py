@@ -5,18 +5,14 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import MISSING, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from finetune import FinetuneError
-from finetune.config import DEVICES, PRECISIONS, PRESETS, SAMPLING, TRACKERS, RunConfig
+from finetune.config import PRESETS, RunConfig, value_kind
 
-_CHOICES = {"preset": tuple(PRESETS), "precision": PRECISIONS, "sampling": SAMPLING, "device": DEVICES,
-            "report_to": tuple(TRACKERS)}
-ALL = "all"  # an optional limit's "no limit", even where the preset sets one (demo's max_train_samples)
-# The word that sets an optional field to None on the command line, by the field's type, and what None means there.
-NONE_WORDS = {"int | None": (ALL, "no limit"), "float | None": ("model", "the model's own")}
 _BOOLEANS = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
+_UNSET = object()  # a flag given as its "unset" word (--max-train-samples all): None, even where the preset sets one
 
 
 def _boolean(text: str) -> bool:
@@ -28,10 +24,10 @@ def _boolean(text: str) -> bool:
 _boolean.__name__ = "yes or no"
 
 
-def _positive_type(kind, none_word=None):
+def _flag_type(kind, unset_word=None):
     def parse(text):
-        if none_word is not None and text == none_word:
-            return ALL
+        if unset_word is not None and text == unset_word:
+            return _UNSET
         try:
             return kind(text)
         except ValueError:
@@ -41,16 +37,18 @@ def _positive_type(kind, none_word=None):
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per RunConfig field, so the CLI and the form can never drift apart."""
+    """One flag per RunConfig field, from the field's own label, help and choices: the CLI and the form read one table."""
+    parser.add_argument("--config", metavar="FILE", help="a run configuration (a run's config.json, or one written by "
+                        "hand): the flags given with it override its settings")
     for f in fields(RunConfig):
-        kind = {"float": float, "int": int, "int | None": int, "float | None": float, "bool": _boolean}.get(str(f.type), str)
-        none_word, none_meaning = NONE_WORDS.get(str(f.type), (None, None))
-        default = f.default if f.default is not MISSING else None
-        shown = " (preset's value if not given)" if f.name not in ("model", "data", "preset", "seed") else f" (default {default})"
-        shown += f"; '{none_word}' for {none_meaning}" if none_word else ""
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=_positive_type(kind, none_word), default=None,
-                            metavar="yes|no" if kind is _boolean else None,
-                            choices=_CHOICES.get(f.name), help=f.metadata.get("help", "") + shown)
+        kind, unset = value_kind(f), f.metadata["unset"]
+        kind = _boolean if kind is bool else kind
+        shown = " (preset's value if not given)" if f.metadata["hyperparameter"] and f.name != "seed" else f" (default {f.default})"
+        shown += f"; '{unset.word}' for {unset.meaning}" if unset else ""
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=_flag_type(kind, unset.word if unset else None),
+                            default=None, metavar="yes|no" if kind is _boolean else None,
+                            choices=tuple(PRESETS) if f.name == "preset" else f.metadata["choices"],
+                            help=f.metadata["help"] + shown)
 
 
 def _emit(obj) -> None:
@@ -58,12 +56,18 @@ def _emit(obj) -> None:
 
 
 def config_from_args(args) -> RunConfig:
-    """The RunConfig that the train command's flags describe: the preset, then each flag given on top."""
-    settings = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
-    unlimited = dict.fromkeys((name for name, value in settings.items() if value == ALL), None)
-    given = {name: value for name, value in settings.items() if name not in unlimited}
-    config = RunConfig.from_preset(given.pop("preset") or "default", **given)
-    return replace(config, **unlimited).validate()
+    """The RunConfig that the train command describes: --config's file or else the preset, then each flag given on top
+    (a --preset given with --config puts that preset's settings over the file's first)."""
+    given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name) is not None}
+    given = {name: None if value is _UNSET else value for name, value in given.items()}
+    preset = given.pop("preset", None)
+    if args.config:
+        config = RunConfig.load(Path(args.config))
+        if preset:
+            config = replace(config, **PRESETS[preset], preset=preset)
+    else:
+        config = RunConfig.from_preset(preset or "default")
+    return replace(config, **given).normalized()
 
 
 def torchrun_command(processes: int) -> list[str]:
@@ -101,12 +105,17 @@ def cmd_train(args) -> int:
         if is_main_process() and run_dir.exists() and any(p.name not in runs.LAUNCH_FILES for p in run_dir.iterdir()):
             raise runs.RunError(f"{run_dir} is not empty; choose another --output-dir, or continue a stopped run with --resume {run_dir}")
     processes = _processes(config)
+    config = replace(config, processes=processes)  # recorded, so that a resume starts as many
     if processes > 1 and "WORLD_SIZE" not in os.environ:
-        # Become torchrun (same process id, so the app's pid file and SIGTERM still reach the run); it starts the ranks.
-        again = ["train", "--resume", str(run_dir)] if args.resume else [*args.argv, "--output-dir", str(run_dir)]
+        # Become torchrun (same process id, so the app's pid file and SIGTERM still reach the run); its ranks read the
+        # run's config.json, the one description of the run.
+        if not args.resume:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            config.save(run_dir / runs.CONFIG_FILE)
+        again = ["train", "--resume", str(run_dir)] if args.resume else [
+            "train", "--config", str(run_dir / runs.CONFIG_FILE), "--output-dir", str(run_dir)]
         sys.stdout.flush()
         os.execv(sys.executable, [*torchrun_command(processes), *again])
-    config = replace(config, processes=processes)  # recorded, so that a resume starts as many
     if is_main_process():
         print(f"run folder: {run_dir}", flush=True)
     metrics = train(config, run_dir, resume=bool(args.resume), echo=is_main_process())
@@ -243,7 +252,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a relaunch under torchrun repeats
     if not sys.stderr.isatty():
         _quiet_progress_bars()
     try:

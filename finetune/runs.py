@@ -1,4 +1,4 @@
-"""Run folders: where they live, their append-only event log, status, stop requests and checkpoints."""
+"""Run folders: where they live, their append-only event log, the state a run is in, stop requests, checkpoints."""
 from __future__ import annotations
 
 import hashlib
@@ -7,8 +7,10 @@ import json
 import os
 import re
 import secrets
+import signal
 import time
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
 from finetune import FinetuneError
@@ -29,12 +31,45 @@ CHECKPOINTS_DIR = "checkpoints"
 PARTIAL_DIR = ".partial"  # under checkpoints/: a checkpoint being written, renamed to checkpoints/checkpoint-N when complete
 CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # with the weights, what resuming needs
 MODEL_DIR = "model"
-ACTIVE = {"started", "resumed"}
-FINAL = {"finished", "stopped", "failed"}
+LOG_TAIL_BYTES = 16_384
+LOG_TAIL_LINES = 20
 
 
 class RunError(FinetuneError):
     """A run folder that cannot be used as asked."""
+
+
+class Transition(StrEnum):
+    """What a status event of the log says happened to the run (the event's "status")."""
+
+    QUEUED = "queued"  # waiting for a training slot (QUEUED file present)
+    STARTING = "starting"  # the app spawned the training process; it has not begun yet
+    STARTED = "started"
+    RESUMED = "resumed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"  # its process died without saying so (recorded by the app that reaped it)
+    FAILED = "failed"
+    FINISHED = "finished"
+
+
+class RunState(StrEnum):
+    """The state a run is in, derived from its folder alone by state_of()."""
+
+    NEW = "new"
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    FINISHED = "finished"
+
+
+LIVE = frozenset({RunState.STARTING, RunState.RUNNING})
+WAITING_OR_LIVE = LIVE | {RunState.QUEUED}
+RESUMABLE = frozenset({RunState.STOPPED, RunState.INTERRUPTED, RunState.FAILED})
+ENDED = frozenset({Transition.STOPPED, Transition.INTERRUPTED, Transition.FAILED, Transition.FINISHED})
+GONE = "the training process is gone (killed, or the machine restarted) before it could finish"
 
 
 SPACE_STORAGE = Path("/data")  # a Hugging Face Space's persistent storage, when the Space has it
@@ -122,15 +157,53 @@ def pid_alive(run_dir: Path) -> bool:
     return started is not None and (recorded_pid != str(pid) or recorded_start == started)
 
 
-def run_status(run_dir: Path) -> str:
-    """finished, stopped, failed, running, interrupted (its process died mid-run) or new."""
-    statuses = [e["status"] for e in read_events(run_dir)[0] if e["type"] == "status"]
-    if not statuses:
-        return "new"
-    last = statuses[-1]
-    if last in ACTIVE:
-        return "running" if pid_alive(run_dir) else "interrupted"
-    return last
+def status_events(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["type"] == "status"]
+
+
+def state_of(run_dir: Path, events: list[dict] | None = None) -> tuple[RunState, str | None]:
+    """The run's state and, when it ended badly or was stopped, why: the one place a state is derived."""
+    run_dir = Path(run_dir)
+    said = status_events(read_events(run_dir)[0] if events is None else events)
+    last = Transition(said[-1]["status"]) if said else None
+    reason = said[-1].get("reason") if said else None
+    if (run_dir / QUEUE_FILE).is_file():
+        return RunState.QUEUED, None
+    if last is None:
+        return RunState.NEW, None
+    if last is Transition.QUEUED:  # left the queue without being launched: only an app dying at that very moment does this
+        return RunState.FAILED, "the app ended as it launched this run: start it again"
+    if last is Transition.STARTING:
+        return (RunState.STARTING, None) if pid_alive(run_dir) else (RunState.FAILED, crash_reason(run_dir, None))
+    if last in (Transition.STARTED, Transition.RESUMED):
+        return (RunState.RUNNING, None) if pid_alive(run_dir) else (RunState.INTERRUPTED, GONE)
+    return RunState(last.value), None if last is Transition.FINISHED else reason
+
+
+def crash_reason(run_dir: Path, code: int | None) -> str:
+    """One line on why a training process died without recording it: the signal, or its last error line."""
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = " (most often the machine running out of memory)" if -code == signal.SIGKILL else ""
+        return f"the training process was killed by {name}{hint}"
+    lines = [line.strip() for line in log_tail(run_dir).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:") or "Error" in line.split(":")[0]]
+    said = (errors or lines or ["no output"])[-1]
+    return said if code is None else f"{said} (exit code {code})"
+
+
+def log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines the training process printed; for a run started from the command line, of its event log."""
+    path = Path(run_dir) / LOG_FILE
+    if not path.is_file():
+        path = Path(run_dir) / EVENTS_FILE
+        if not path.is_file():
+            return ""
+    with open(path, "rb") as log:
+        log.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+        text = log.read().decode("utf-8", errors="replace")
+    # Progress bars redraw with carriage returns: keep the last state of each line.
+    return "\n".join(line.split("\r")[-1] for line in text.rstrip("\n").split("\n")[-lines:])
 
 
 def request_stop(run_dir: Path) -> None:
@@ -210,7 +283,7 @@ def enqueue(run_dir: Path, resume: bool) -> None:
     partial = Path(run_dir) / (QUEUE_FILE + ".tmp")
     partial.write_text(json.dumps({"time": time.time(), "resume": resume}))
     partial.replace(Path(run_dir) / QUEUE_FILE)  # whole or absent, even if the app dies mid-write
-    append_event(run_dir, "status", status="queued", resume=resume)
+    append_event(run_dir, "status", status=Transition.QUEUED, resume=resume)
 
 
 def queue_entry(run_dir: Path) -> dict | None:
@@ -238,3 +311,30 @@ def browser_secret() -> str:
         partial.chmod(0o600)
         partial.replace(path)
     return path.read_text().strip()
+
+
+NO_FINISHED_RUN = ("no finished run yet: start one in the Train tab (the demo preset takes a few minutes on a laptop) "
+                   "or with: python -m finetune train --preset demo")
+
+
+def find_run(name: str) -> Path:
+    """The run folder called `name` under runs_dir(); only plain names, so no request reaches outside it."""
+    name = str(name or "").strip()
+    folder = runs_dir() / name
+    if not name or Path(name).name != name or name in {".", ".."} or not is_run_dir(folder):
+        raise RunError(f"no run named {name!r} in {runs_dir()}")
+    return folder
+
+
+def finished_run(name: str = "") -> Path:
+    """The named run, which must have finished, or by default the most recent finished run."""
+    if name:
+        run_dir = find_run(name)
+        state, _ = state_of(run_dir)
+        if state is not RunState.FINISHED:
+            raise RunError(f"run {name} is {state}: only a finished run has a model to ask")
+        return run_dir
+    latest = next((run_dir for run_dir in list_runs() if state_of(run_dir)[0] is RunState.FINISHED), None)
+    if latest is None:
+        raise RunError(NO_FINISHED_RUN)
+    return latest

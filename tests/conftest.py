@@ -98,19 +98,20 @@ def listed_run(tiny_run) -> Path:
     return target
 
 
-def wait_for(run_dir: Path, predicate, seconds: float = 120, log_lines: int = 20) -> dict:
-    """Poll jobs.status(run_dir) until predicate(status) holds; fail with the run's last output after `seconds`."""
+def wait_for(run_dir: Path, predicate, seconds: float = 120, log_lines: int = 20):
+    """Poll status_of(run_dir) until predicate(status) holds; fail with the run's last output after `seconds`."""
     import time
 
-    from finetune import jobs
+    from finetune import runs
+    from finetune.status import status_of
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        summary = jobs.status(run_dir)
+        summary = status_of(run_dir)
         if predicate(summary):
             return summary
         time.sleep(0.1)
-    raise AssertionError(f"gave up waiting: {jobs.status(run_dir)}\n{jobs.log_tail(run_dir, log_lines)}")
+    raise AssertionError(f"gave up waiting: {status_of(run_dir)}\n{runs.log_tail(run_dir, log_lines)}")
 
 
 def _free_port() -> int:
@@ -173,10 +174,11 @@ def kill_live_trainings(runs_dir: Path) -> None:
     import os
     import signal
 
-    from finetune import jobs, runs
+    from finetune import runs
+    from finetune.status import status_of
 
     for run_dir in runs.list_runs(runs_dir):
-        if jobs.status(run_dir)["state"] in jobs.LIVE:
+        if status_of(run_dir).state in runs.LIVE:
             os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
 
 

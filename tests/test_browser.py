@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from finetune import jobs, runs
+from finetune import runs
+from finetune.status import loss_curve, status_of
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -43,6 +44,17 @@ def page(browser, app_server):
 
 def open_tab(page, name):
     page.get_by_role("tab", name=name).click()
+
+
+def requests_to(page, fragment: str) -> list[str]:
+    """The URLs of the page's requests containing `fragment`, from now on, as they happen."""
+    seen = []
+    page.on("request", lambda request: seen.append(request.url) if fragment in request.url else None)
+    return seen
+
+
+def open_hyperparameters(page):
+    page.get_by_text("Hyperparameters: the preset fills them in").click()
 
 
 def fill(page, label, value):
@@ -81,6 +93,7 @@ def test_the_data_browser_filters_searches_and_shows_a_whole_row(page):
 
 def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):
     open_tab(page, "Train")
+    open_hyperparameters(page)
     fill(page, "Learning rate", 0)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("learning rate must be between 0 and 1").first.wait_for()
@@ -90,6 +103,7 @@ def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):
 
 def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_stops(page, browser, app_server, tiny_bert):
     open_tab(page, "Train")
+    open_hyperparameters(page)
     for label, value in [("Model", tiny_bert), ("Epochs", 30), ("Batch size", 1), ("Logging steps", 20),
                          ("Max train samples (0: all)", 0), ("Precision", "fp32")]:
         fill(page, label, value)
@@ -103,11 +117,11 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
     for _ in range(3):  # each newly logged point appears on the chart within 2 s of being written
         before = page.locator(CURVE_POINTS).count()
         deadline = time.time() + 60  # wait for the run to log more (checkpoints and evaluations pause it)
-        while len(jobs.loss_curve(run_dir)) <= before:
+        while len(loss_curve(run_dir)) <= before:
             assert time.time() < deadline, "the run logged no new point for 60 s"
             page.wait_for_timeout(20)
         logged = [e for e in runs.read_events(run_dir)[0] if e["type"] in {"log", "eval"}]
-        expected = len(jobs.loss_curve(run_dir))
+        expected = len(loss_curve(run_dir))
         while page.locator(CURVE_POINTS).count() < expected:
             assert time.time() - logged[-1]["time"] < 2.0, f"{page.locator(CURVE_POINTS).count()} of {expected} points"
             page.wait_for_timeout(50)
@@ -130,7 +144,11 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
     stranger.goto(app_server.url)
     open_tab(stranger, "Train")
     stranger.locator("#run-status").get_by_text("running").wait_for()
-    stranger.wait_for_timeout(1500)  # a few polls: the buttons stay disabled
+    polls = requests_to(stranger, "/queue/join")
+    for _ in range(3):  # a few polls of the live run: its buttons stay disabled all along
+        with stranger.expect_request(lambda request: "/queue/join" in request.url):
+            pass
+    assert len(polls) >= 3
     assert not stranger.get_by_role("button", name="Stop").is_enabled()
     assert not stranger.get_by_role("button", name="Delete").is_enabled()
     stranger.close()
@@ -139,7 +157,7 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
     page.locator("#run-status").get_by_text("stopped").wait_for()
     assert page.get_by_role("button", name="Resume").is_enabled()
     assert not page.get_by_role("button", name="Stop").is_enabled()
-    assert runs.run_status(run_dir) == "stopped" and runs.last_checkpoint(run_dir) is not None
+    assert runs.state_of(run_dir)[0] == "stopped" and runs.last_checkpoint(run_dir) is not None
     assert page.get_by_role("button", name="Delete").is_enabled()
 
 
@@ -167,3 +185,19 @@ def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_ser
     page.wait_for_function("document.querySelector('#batch-answers').innerText.includes('It rained.')")
     assert "p_equivalent" in page.locator("#batch-answers").inner_text()
     page.locator("#batch-download").get_by_text("pairs-predictions").wait_for()
+
+
+def test_an_idle_page_makes_no_requests(page, app_server):
+    """With no run queued or live, nothing the page shows can change: its timer is off and it asks the server nothing."""
+    assert all(status_of(run).state not in runs.WAITING_OR_LIVE for run in runs.list_runs(app_server.runs_dir))
+    open_tab(page, "Train")
+    page.locator("#run-status").get_by_text(re.compile("Start a run|stopped|finished")).first.wait_for()
+    opening = requests_to(page, "/")
+    quiet = time.monotonic()
+    while time.monotonic() - quiet < 5:  # what the page asks as it opens: a chain of loads, seconds apart when busy
+        asked = len(opening)
+        page.wait_for_timeout(250)
+        quiet = quiet if len(opening) == asked else time.monotonic()
+    requests = requests_to(page, "/")
+    page.wait_for_timeout(10_000)
+    assert requests == [], requests

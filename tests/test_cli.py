@@ -36,7 +36,7 @@ def trained_run(tmp_path_factory, tiny_bert):
 
 
 def test_train_leaves_a_finished_run_and_prints_progress(trained_run):
-    assert runs.run_status(trained_run) == "finished"
+    assert runs.state_of(trained_run)[0] == "finished"
     assert (trained_run / "model" / "model.safetensors").is_file()
     assert json.loads((trained_run / "metrics.json").read_text())["final"]["n"] == 48
 
@@ -124,7 +124,7 @@ def test_a_stopped_run_saves_a_checkpoint_and_resumes_to_the_end(tmp_path, tiny_
     else:
         os.kill(process.pid, signal.SIGTERM)
     assert process.wait(timeout=300) == 0
-    assert runs.run_status(out) == "stopped"
+    assert runs.state_of(out)[0] == "stopped"
     checkpoint = runs.last_checkpoint(out)
     stopped_at = int(checkpoint.name.split("-")[1])
     events, _ = runs.read_events(out)

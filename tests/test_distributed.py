@@ -73,25 +73,25 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
                                    max_train_samples=160, max_eval_samples=16, logging_steps=1, processes=2)
     run_dir = jobs.start(config)
     try:
-        _wait(run_dir, lambda s: s["state"] == "running" and s["step"] >= 2)
+        _wait(run_dir, lambda s: s.state == "running" and s.step >= 2)
         assert len(_processes_of(run_dir)) == 3  # torchrun and its two ranks
         launcher = (Path("/proc") / str(_launched_pid(run_dir)) / "cmdline").read_bytes().split(b"\0")
         assert launcher[1:5] == [b"-m", b"torch.distributed.run", b"--standalone", b"--nproc_per_node"]
         jobs.stop(run_dir)
-        first = _wait(run_dir, lambda s: s["state"] not in jobs.LIVE)
-        assert first["state"] == "stopped" and first["resumable"], jobs.log_tail(run_dir, 60)
+        first = _wait(run_dir, lambda s: s.state not in runs.LIVE)
+        assert first.state == "stopped" and first.resumable, runs.log_tail(run_dir, 60)
         assert _all_gone(run_dir)
 
         jobs.resume(run_dir)
-        _wait(run_dir, lambda s: s["state"] == "running" and s["step"] > first["step"])
+        _wait(run_dir, lambda s: s.state == "running" and s.step > first.step)
         os.kill(_launched_pid(run_dir), signal.SIGTERM)  # what the app sends to a run still starting up
-        second = _wait(run_dir, lambda s: s["state"] not in jobs.LIVE)
-        assert second["state"] == "stopped" and second["resumable"], jobs.log_tail(run_dir, 60)
+        second = _wait(run_dir, lambda s: s.state not in runs.LIVE)
+        assert second.state == "stopped" and second.resumable, runs.log_tail(run_dir, 60)
         assert _all_gone(run_dir)
 
         jobs.resume(run_dir)
-        done = _wait(run_dir, lambda s: s["state"] not in jobs.LIVE, seconds=400)
-        assert done["state"] == "finished", jobs.log_tail(run_dir, 60)
+        done = _wait(run_dir, lambda s: s.state not in runs.LIVE, seconds=400)
+        assert done.state == "finished", runs.log_tail(run_dir, 60)
     finally:
         for pid in _processes_of(run_dir):
             os.kill(pid, signal.SIGKILL)

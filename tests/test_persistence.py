@@ -8,7 +8,8 @@ import pytest
 from conftest import follow, kill_live_trainings, launch_app
 from gradio_client import Client
 
-from finetune import jobs, runs
+from finetune import runs
+from finetune.status import status_of
 
 
 def events(run_dir):
@@ -45,9 +46,9 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
     deadline = time.monotonic() + 60
     while runs.pid_alive(folder) and time.monotonic() < deadline:
         time.sleep(0.2)
-    orphaned = jobs.status(folder)
-    assert orphaned["state"] == "stopped" and orphaned["reason"] == "the app that started this training ended", orphaned
-    assert jobs.status(home / "runs" / bob["run"])["state"] == "queued"
+    orphaned = status_of(folder)
+    assert orphaned.state == "stopped" and orphaned.reason == "the app that started this training ended", orphaned
+    assert status_of(home / "runs" / bob["run"]).state == "queued"
 
     server, url = launch_app(home, tiny_bert.parent)
     try:
@@ -57,9 +58,9 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
         follow(client, bob["run"], lambda s: s["state"] != "queued", seconds=30)  # the restarted app took up the queue
         resumed = client.predict(alice["run"], "alice", api_name="/resume")
         assert resumed["state"] in {"queued", "starting"}
-        final = follow(client, alice["run"], lambda s: s["state"] not in jobs.WAITING_OR_LIVE)
+        final = follow(client, alice["run"], lambda s: s["state"] not in runs.WAITING_OR_LIVE)
         assert final["state"] == "finished" and final["step"] == final["max_steps"] == 480, final
-        assert follow(client, bob["run"], lambda s: s["state"] not in jobs.WAITING_OR_LIVE)["state"] == "finished"
+        assert follow(client, bob["run"], lambda s: s["state"] not in runs.WAITING_OR_LIVE)["state"] == "finished"
         answer = client.predict("The cat sat on the mat.", "A cat was sitting on the mat.", alice["run"], api_name="/predict")
         assert answer["label"] in {"equivalent", "not_equivalent"}
     finally:

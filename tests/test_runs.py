@@ -22,15 +22,15 @@ def test_event_log_is_read_incrementally_and_waits_for_unfinished_lines(tmp_path
 
 
 def test_status_follows_the_last_status_event_and_the_process(tmp_path):
-    assert runs.run_status(tmp_path) == "new"
+    assert runs.state_of(tmp_path)[0] == "new"
     runs.append_event(tmp_path, "status", status="started")
     (tmp_path / runs.PID_FILE).write_text(str(os.getpid()))
-    assert runs.run_status(tmp_path) == "running"
+    assert runs.state_of(tmp_path)[0] == "running"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     (tmp_path / runs.PID_FILE).write_text(dead.stdout.strip())
-    assert runs.run_status(tmp_path) == "interrupted"
+    assert runs.state_of(tmp_path)[0] == "interrupted"
     runs.append_event(tmp_path, "status", status="stopped")
-    assert runs.run_status(tmp_path) == "stopped"
+    assert runs.state_of(tmp_path)[0] == "stopped"
 
 
 def _checkpoint(folder, files=(*runs.CHECKPOINT_FILES, "model.safetensors")):

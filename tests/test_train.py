@@ -30,7 +30,7 @@ def test_a_run_leaves_config_events_checkpoints_model_metrics_and_predictions(tm
     evals = [e for e in events if e["type"] == "eval"]
     assert [round(e["epoch"]) for e in evals] == [1, 2]
     assert all(0 <= e["accuracy"] <= 1 and 0 <= e["f1"] <= 1 for e in evals)
-    assert runs.run_status(run) == "finished"
+    assert runs.state_of(run)[0] == "finished"
     assert (run / runs.MODEL_DIR / "config.json").is_file() and (run / runs.MODEL_DIR / "tokenizer_config.json").is_file()
     assert runs.last_checkpoint(run) is not None
     saved = json.loads((run / runs.METRICS_FILE).read_text())

@@ -6,6 +6,7 @@ from finetune.access import check_data, check_model
 from finetune.config import RunConfig
 from finetune.models import load_tokenizer
 from finetune.predict import check_pair, run_predictor
+from finetune.status import all_statuses, status_of
 from finetune.tokens import tokenize_pair
 from finetune.ui.common import user_errors
 
@@ -14,7 +15,7 @@ from finetune.ui.common import user_errors
 def predict(sentence1: str, sentence2: str, run: str = "") -> dict:
     """Is sentence2 a paraphrase of sentence1? The label and a confidence per label, from `run` (default: the latest finished)."""
     check_pair(sentence1, sentence2)
-    answer = run_predictor(jobs.finished_run(run)).predict(sentence1, sentence2)
+    answer = run_predictor(runs.finished_run(run)).predict(sentence1, sentence2)
     ranked = sorted(answer["probabilities"].items(), key=lambda item: item[1], reverse=True)
     return {"label": answer["label"], "confidences": [{"label": name, "confidence": p} for name, p in ranked]}
 
@@ -41,33 +42,33 @@ def train(model: str = "bundled", data: str = "sample", preset: str = "demo", se
 def status(run: str) -> dict:
     """The run's state (queued with its queue_position, starting, running, ...), step, max_steps, epoch, latest loss,
     evaluations, final metrics and ETA."""
-    return jobs.status(jobs.find_run(run))
+    return status_of(runs.find_run(run)).to_dict()
 
 
 @user_errors
 def stop(run: str, owner: str = "") -> dict:
     """Ask the run to save a checkpoint and stop (a queued one leaves the queue); returns its status."""
-    jobs.stop(jobs.find_run(run), owner=owner)
-    return jobs.status(jobs.find_run(run))
+    jobs.stop(runs.find_run(run), owner=owner)
+    return status_of(runs.find_run(run)).to_dict()
 
 
 @user_errors
 def resume(run: str, owner: str = "") -> dict:
     """Queue a stopped, interrupted or failed run to continue from its last checkpoint; returns its status."""
-    return jobs.status(jobs.resume(jobs.find_run(run), owner=owner))
+    return status_of(jobs.resume(runs.find_run(run), owner=owner)).to_dict()
 
 
 @user_errors
 def delete(run: str, owner: str = "") -> list[dict]:
     """Remove a run that is not queued or live, folder and all; returns the remaining runs."""
-    jobs.delete(jobs.find_run(run), owner=owner)
-    return jobs.list_summaries()
+    jobs.delete(runs.find_run(run), owner=owner)
+    return [status.to_dict() for status in all_statuses()]
 
 
 @user_errors
 def list_runs() -> list[dict]:
     """Every run's status, newest first."""
-    return jobs.list_summaries()
+    return [status.to_dict() for status in all_statuses()]
 
 
 # The model answers two requests at a time, the cores of a small server; more at once only slows each one down.

@@ -5,7 +5,9 @@ import functools
 
 import gradio as gr
 
-from finetune import FinetuneError, jobs
+from finetune import FinetuneError
+from finetune.runs import RunState
+from finetune.status import RunStatus, all_statuses
 
 NO_RUN_YET = ("No finished run yet. Start one in the **Train** tab (the *demo* preset takes a few minutes on a laptop), "
               "or from a terminal: `python -m finetune train --preset demo`.")
@@ -22,15 +24,15 @@ def user_errors(fn):
     return wrapper
 
 
-def run_label(summary: dict) -> str:
-    metrics = summary["metrics"]
+def run_label(status: RunStatus) -> str:
+    metrics = status.metrics
     scored = f" · acc {metrics['accuracy']:.3f} · F1 {metrics['f1']:.3f}" if metrics else ""
-    return f"{summary['run']} · {summary['state']}{scored}"
+    return f"{status.run} · {status.state}{scored}"
 
 
 def run_choices(finished_only: bool = False) -> list[tuple[str, str]]:
     """(label, run name) pairs for a dropdown, newest first."""
-    return [(run_label(s), s["run"]) for s in jobs.list_summaries() if not finished_only or s["state"] == "finished"]
+    return [(run_label(s), s.run) for s in all_statuses() if not finished_only or s.state is RunState.FINISHED]
 
 
 def finished_runs_dropdown(selected: str | None = None) -> dict:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import export, jobs, publish, report, runs
+from finetune import export, publish, report, runs
 from finetune.data import LABEL_NAMES
 from finetune.metrics import REFERENCES
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
@@ -51,7 +51,7 @@ def _argmax(view: dict) -> str:
 def show_run(name: str | None):
     if not name:
         return NO_RUN_YET, None, None, "", None
-    run_dir = jobs.find_run(name)
+    run_dir = runs.find_run(name)
     metrics = runs.read_metrics(run_dir)
     if metrics is None:
         raise runs.RunError(f"run {name} has not finished: it has no metrics yet")
@@ -65,7 +65,7 @@ def show_run(name: str | None):
 
 @user_errors
 def compare(names: list[str]):
-    rows = pd.DataFrame(report.comparison([jobs.find_run(name) for name in names or []]))
+    rows = pd.DataFrame(report.comparison([runs.find_run(name) for name in names or []]))
     return rows.round({"accuracy": 4, "f1": 4, "seconds": 1})
 
 
@@ -79,7 +79,7 @@ def gradio_temp_dir() -> Path:
 def download(name: str | None) -> str:
     if not name:
         raise runs.RunError("pick a finished run to download")
-    return str(export.zip_run(jobs.finished_run(name), gradio_temp_dir()))
+    return str(export.zip_run(runs.finished_run(name), gradio_temp_dir()))
 
 
 def token_status() -> str:
@@ -91,7 +91,7 @@ def token_status() -> str:
 def push(name: str | None, repo_id: str, private: bool) -> str:
     if not name:
         raise runs.RunError("pick a finished run to push")
-    url = publish.push_run(jobs.finished_run(name), repo_id, private=bool(private))
+    url = publish.push_run(runs.finished_run(name), repo_id, private=bool(private))
     return f"Pushed **{name}** to [{url}]({url})."
 
 

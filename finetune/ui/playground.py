@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import jobs
+from finetune import runs
 from finetune.access import MAX_FILE_PAIRS, check_data, upload_dir
 from finetune.predict import PAIR_COLUMNS, check_pair, predict_file, run_predictor
 from finetune.ui.api import INFERENCE
@@ -35,7 +35,7 @@ def confidences(answer: dict) -> dict[str, float]:
 @user_errors
 def ask(name: str | None, sentence1: str, sentence2: str):
     check_pair(sentence1, sentence2)
-    run_dir = jobs.finished_run(name or "")
+    run_dir = runs.finished_run(name or "")
     tuned = run_predictor(run_dir).predict(sentence1, sentence2)
     base = run_predictor(run_dir, base=True).predict(sentence1, sentence2)
     return confidences(tuned), confidences(base)
@@ -45,7 +45,7 @@ def ask(name: str | None, sentence1: str, sentence2: str):
 def ask_file(name: str | None, upload: str | None):
     if not upload:
         raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2")
-    run_dir, source = jobs.finished_run(name or ""), Path(check_data(upload))
+    run_dir, source = runs.finished_run(name or ""), Path(check_data(upload))
     # A folder of its own in Gradio's upload folder: the app writes nowhere but there and in its runs.
     out = Path(tempfile.mkdtemp(prefix="answers-", dir=upload_dir())) / f"{Path(upload).stem}-predictions.csv"
     frame = predict_file(run_predictor(run_dir), source, out, max_pairs=MAX_FILE_PAIRS)

@@ -1,8 +1,8 @@
-"""The Train tab: the run form with presets and its code, then the live view of a run (queue position, progress, loss
-curve, log, stop, resume, delete), the buttons acting only for the session that started the run."""
+"""The Train tab: the run form (built from RunConfig's own table of settings) with presets and its code, then the live
+view of a run (queue position, progress, loss curve, log, stop, resume, delete), the buttons acting only for the
+session that started the run. Its timer runs only while the run shown can still change."""
 from __future__ import annotations
 
-from dataclasses import fields
 from types import SimpleNamespace
 
 import gradio as gr
@@ -10,72 +10,72 @@ import pandas as pd
 
 from finetune import FinetuneError, jobs, runs
 from finetune.access import check_data, check_model
-from finetune.config import DEVICES, PRECISIONS, PRESETS, SAMPLING, TRACKERS, RunConfig
+from finetune.config import PRESETS, RunConfig, hyperparameters, value_kind
 from finetune.device import describe
+from finetune.runs import WAITING_OR_LIVE, RunState
 from finetune.snippet import training_code
+from finetune.status import RunStatus, loss_curve, status_of
 from finetune.ui.common import run_choices, user_errors
 
+EXPLAIN = """
+**Step 3: training.** `Trainer` fine-tunes the model on the training split: a batch at a time it computes the loss of
+the model's answers, the gradient of that loss, and an AdamW step. Pick a recipe (**course** is the chapter's:
+`TrainingArguments`' defaults; **default** is this project's, about 3x faster on a CPU at the same accuracy; **demo**
+takes a couple of minutes on the bundled sample), a model and data, then **Start training**. The curve shows the
+training loss every few steps and the validation loss, accuracy and F1 after each epoch.
+"""
 MODELS = ["bundled", "bert-base-uncased", "distilbert-base-uncased"]
 PRESET_INFO = ("course: the chapter's recipe (TrainingArguments defaults) · default: the project's recipe, tuned on "
-               "real MRPC · demo: lr 1e-4, 6 epochs on at most 800 pairs, about a minute on the sample. Editing any field makes a custom run.")
+               "real MRPC · demo: a couple of minutes on the sample. Editing any hyperparameter makes a custom run.")
 CURVE_TYPES = {"step": "int64", "value": "float64", "series": "str"}  # numeric axes from the very first (empty) draw
 CURVE_COLORS = {"training loss": "#2563eb", "validation loss": "#f97316", "validation accuracy": "#16a34a",
                 "validation F1": "#9333ea"}
 CURVE_CAPTION = ("<small>x: training step · <b style='color:#2563eb'>training loss</b> · "
                  "<b style='color:#f97316'>validation loss</b> · <b style='color:#16a34a'>validation accuracy</b> · "
                  "<b style='color:#9333ea'>validation F1</b></small>")
-HYPERPARAMETERS = [f.name for f in fields(RunConfig) if f.name not in {"model", "data", "preset"}]
+WIDGET_IDS = {"device": "train-device"}
 
 
-def _help(name: str) -> str:
-    return next(f.metadata["help"] for f in fields(RunConfig) if f.name == name)
+def form_value(field, value):
+    """What the form shows for a setting's value: an unset optional setting as its form value (0: all, empty)."""
+    unset = field.metadata["unset"]
+    return unset.form if value is None and unset else value
 
 
-def _number(name: str, label: str, **kwargs) -> gr.Number:
-    return gr.Number(label=label, info=_help(name), **kwargs)
+def _widget(field, value) -> gr.components.Component:
+    """The form's input for one RunConfig field, from the field's label, help, choices and bounds."""
+    m, kind = field.metadata, value_kind(field)
+    common = {"label": m["label"], "info": m["help"], "elem_id": WIDGET_IDS.get(field.name)}
+    if m["choices"] is not None:
+        return gr.Dropdown(list(m["choices"]), value=value, **common)
+    if kind is bool:
+        return gr.Checkbox(value=value, **common)
+    minimum = m["unset"].form if m["unset"] and m["unset"].form is not None else (
+        None if m["open_low"] else m["low"])
+    return gr.Number(value=form_value(field, value), precision=0 if kind is int else None, minimum=minimum,
+                     step=m["step"] or 1, **common)
 
 
-def _hyperparameter_inputs() -> dict[str, gr.components.Component]:
+def hyperparameter_inputs() -> dict[str, gr.components.Component]:
+    """One input per hyperparameter, by name, filled with the default preset."""
     default = RunConfig.from_preset("default")
-    value = default.to_dict()
-    return {
-        "epochs": _number("epochs", "Epochs", value=value["epochs"], minimum=0.01),
-        "learning_rate": _number("learning_rate", "Learning rate", value=value["learning_rate"], step=1e-5),
-        "batch_size": _number("batch_size", "Batch size", value=value["batch_size"], precision=0, minimum=1),
-        "eval_batch_size": _number("eval_batch_size", "Eval batch size", value=value["eval_batch_size"], precision=0, minimum=1),
-        "weight_decay": _number("weight_decay", "Weight decay", value=value["weight_decay"], step=0.01),
-        "warmup_ratio": _number("warmup_ratio", "Warmup ratio", value=value["warmup_ratio"], step=0.05),
-        "dropout": _number("dropout", "Dropout (empty: the model's own)", value=value["dropout"], step=0.05, minimum=0),
-        "freeze_embeddings": gr.Checkbox(value=value["freeze_embeddings"], label="Freeze word embeddings",
-                                         info=_help("freeze_embeddings")),
-        "max_length": _number("max_length", "Max length", value=value["max_length"], precision=0),
-        "max_train_samples": _number("max_train_samples", "Max train samples (0: all)", value=0, precision=0, minimum=0),
-        "max_eval_samples": _number("max_eval_samples", "Max eval samples (0: all)", value=0, precision=0, minimum=0),
-        "seed": _number("seed", "Seed", value=value["seed"], precision=0, minimum=0),
-        "precision": gr.Dropdown(list(PRECISIONS), value=value["precision"], label="Precision"),
-        "sampling": gr.Dropdown(list(SAMPLING), value=value["sampling"], label="Sampling"),
-        "logging_steps": _number("logging_steps", "Logging steps", value=value["logging_steps"], precision=0, minimum=1),
-        "save_total_limit": _number("save_total_limit", "Checkpoints kept", value=value["save_total_limit"], precision=0, minimum=1),
-        "device": gr.Dropdown(list(DEVICES), value=value["device"], label="Device", elem_id="train-device"),
-        "processes": _number("processes", "Processes (0: automatic)", value=value["processes"], precision=0, minimum=0),
-        "report_to": gr.Dropdown(list(TRACKERS), value=value["report_to"], label="Report to"),
-    }
+    return {f.name: _widget(f, getattr(default, f.name)) for f in hyperparameters()}
 
 
-UNLIMITED = {"max_train_samples", "max_eval_samples"}  # 0 in the form: no limit (None in the config)
+def form_config(settings: dict) -> RunConfig:
+    """The form as a RunConfig, by setting name: every field as shown (the preset only filled them in)."""
+    fields = {f.name: f for f in hyperparameters()}
+    values = {}
+    for name, value in settings.items():
+        unset = fields[name].metadata["unset"] if name in fields else None
+        values[name] = None if unset and (value is None or value == unset.form) else value
+    return RunConfig(**values)
 
 
-def form_config(model: str, data: str, preset: str, *values) -> RunConfig:
-    """The form as a RunConfig: every field as shown (the preset only filled them in), so the run is what you see."""
-    settings = dict(zip(HYPERPARAMETERS, values))
-    settings.update({name: settings[name] or None for name in UNLIMITED})
-    return RunConfig(model=(model or "").strip(), data=(data or "").strip(), preset=preset, **settings)
-
-
-def preset_values(preset: str) -> list:
+def preset_values(preset: str) -> dict[str, object]:
+    """The hyperparameters' form values for a preset, by name."""
     chosen = RunConfig.from_preset(preset)
-    values = {name: getattr(chosen, name) for name in HYPERPARAMETERS}
-    return [0 if name in UNLIMITED and value is None else value for name, value in values.items()]
+    return {f.name: form_value(f, getattr(chosen, f.name)) for f in hyperparameters()}
 
 
 def hardware_line(device: str, precision: str) -> str:
@@ -86,9 +86,9 @@ def hardware_line(device: str, precision: str) -> str:
         return f"**{err}**"
 
 
-def show_code(*form) -> str:
+def show_code(settings: dict) -> str:
     try:
-        return training_code(jobs.checked(form_config(*form)))
+        return training_code(form_config(settings).normalized())
     except FinetuneError as err:
         return f"# The form cannot be run yet: {err}\n"
 
@@ -105,73 +105,74 @@ def session_token(token: str | None) -> str:
 
 
 @user_errors
-def start(token: str | None, *form):
+def start(token: str | None, settings: dict):
     token = session_token(token)
-    config = form_config(*form)
+    config = form_config(settings).normalized()
     check_model(config.model)  # the page trains only on what this app serves, never on another server path
     check_data(config.data)
     run_dir = jobs.start(config, owner=token)
-    position = jobs.status(run_dir)["queue_position"]
+    position = status_of(run_dir).queue_position
     gr.Info(f"Run {run_dir.name} is waiting in the queue: number {position}" if position else f"Started run {run_dir.name}")
-    return gr.update(choices=run_choices(), value=run_dir.name), token
+    return gr.update(choices=run_choices(), value=run_dir.name), token, gr.Timer(active=True)
 
 
 @user_errors
 def stop(name: str, token: str | None):
-    jobs.stop(jobs.find_run(name), owner=token)
+    jobs.stop(runs.find_run(name), owner=token)
     gr.Info("Stop requested: the run saves a checkpoint at its next step and ends as stopped.")
 
 
 @user_errors
 def resume(name: str, token: str | None):
-    run_dir = jobs.resume(jobs.find_run(name), owner=token)
-    position = jobs.status(run_dir)["queue_position"]
+    run_dir = jobs.resume(runs.find_run(name), owner=token)
+    position = status_of(run_dir).queue_position
     gr.Info(f"Run {name} waits in the queue (number {position}) to resume" if position
             else f"Resuming run {name} from its last checkpoint")
+    return gr.Timer(active=True)
 
 
 @user_errors
 def delete(name: str, token: str | None):
-    jobs.delete(jobs.find_run(name), owner=token)
+    jobs.delete(runs.find_run(name), owner=token)
     gr.Info(f"Deleted run {name}")
     return gr.update(choices=run_choices(), value=None)
 
 
 def reattach(token: str | None):
     """On page load: this session's queued or live run, else any live run, else the newest; read from the runs folder."""
-    summaries = jobs.list_summaries()
-    mine = [s["run"] for s in summaries if s["state"] in jobs.WAITING_OR_LIVE and s["owned"]
-            and runs.is_owner(runs.runs_dir() / s["run"], token)]
-    live = [s["run"] for s in summaries if s["state"] in jobs.LIVE]
-    chosen = (mine or live or [s["run"] for s in summaries] or [None])[0]
+    statuses = [status_of(run_dir) for run_dir in runs.list_runs()]
+    mine = [s.run for s in statuses if s.state in WAITING_OR_LIVE and s.owned
+            and runs.is_owner(runs.runs_dir() / s.run, token)]
+    live = [s.run for s in statuses if s.state in runs.LIVE]
+    chosen = (mine or live or [s.run for s in statuses] or [None])[0]
     return gr.update(choices=run_choices(), value=chosen)
 
 
-def progress_html(summary: dict) -> str:
-    step, total = summary["step"], summary["max_steps"]
-    share = step / total if total else (1.0 if summary["state"] == "finished" else 0.0)
-    if summary["state"] == jobs.QUEUED:
-        return f'<p style="margin:4px 0">waiting for a free training slot: number {summary["queue_position"]} in the queue</p>'
-    eta = summary["eta_seconds"]
+def progress_html(status: RunStatus) -> str:
+    step, total = status.step, status.max_steps
+    share = step / total if total else (1.0 if status.state is RunState.FINISHED else 0.0)
+    if status.state is RunState.QUEUED:
+        return f'<p style="margin:4px 0">waiting for a free training slot: number {status.queue_position} in the queue</p>'
+    eta = status.eta_seconds
     left = f" · about {eta // 60:.0f} min {eta % 60:02.0f} s left" if eta is not None else ""
     steps = f"step {step} / {total}" if total else "waiting for the first step"
     return (f'<div style="background:#e5e7eb;border-radius:6px;height:14px;overflow:hidden">'
             f'<div class="run-progress" style="background:#2563eb;height:100%;width:{100 * share:.1f}%"></div></div>'
-            f'<p style="margin:4px 0">{steps} · epoch {summary["epoch"]:.2f}{left}</p>')
+            f'<p style="margin:4px 0">{steps} · epoch {status.epoch:.2f}{left}</p>')
 
 
-def status_markdown(summary: dict) -> str:
-    queued = f" (number {summary['queue_position']} in the queue)" if summary["queue_position"] else ""
-    parts = [f"**{summary['state']}**{queued} · {summary['model']} on {summary['data']}"]
-    if summary["loss"] is not None:
-        parts.append(f"training loss {summary['loss']:.4f}")
-    if summary["evaluations"]:
-        last = summary["evaluations"][-1]
+def status_markdown(status: RunStatus) -> str:
+    queued = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
+    parts = [f"**{status.state}**{queued} · {status.model} on {status.data}"]
+    if status.loss is not None:
+        parts.append(f"training loss {status.loss:.4f}")
+    if status.evaluations:
+        last = status.evaluations[-1]
         parts.append(f"validation accuracy {last['accuracy']:.3f}, F1 {last['f1']:.3f} (epoch {last['epoch']:g})")
     text = " · ".join(parts)
-    if summary["reason"]:
-        text += f"\n\n{summary['reason']}"
-    if summary["state"] == "finished":
+    if status.reason:
+        text += f"\n\n{status.reason}"
+    if status.state is RunState.FINISHED:
         text += "\n\nSee it in the **Evaluate** tab, or ask it in the **Playground**."
     return text
 
@@ -188,33 +189,34 @@ def curve_update(points: list[dict]) -> dict:
     return gr.update(value=curve_frame(points + blanks), visible=bool(points))
 
 
-def poll(name: str | None, seen: list | None, token: str | None):
-    """One timer tick: redraw what changed in the run's folder since this page's last tick.
+def poll(name: str | None, seen: str | None, token: str | None):
+    """One timer tick: redraw what changed since this page's last tick, as the run's revision tells.
 
-    `seen` is [run, state, size of events.jsonl, size of the log] at the last redraw; run labels follow state changes.
-    Stop, Resume and Delete are live only for the session that started the run.
+    `seen` is "run|revision" at the last redraw. Stop, Resume and Delete are live only for the session that started
+    the run. The timer runs on only while the run is queued or live: an idle page makes no requests.
     """
     idle = [gr.update(interactive=False)] * 3
     try:
-        run_dir = jobs.find_run(name) if name else None
+        run_dir = runs.find_run(name) if name else None
     except FinetuneError as err:
-        return str(err), "", curve_update([]), "", *idle, gr.skip(), None
+        return str(err), "", curve_update([]), "", *idle, gr.skip(), None, gr.Timer(active=False)
     if run_dir is None:
-        if seen == [None]:
-            return *[gr.skip()] * 8, seen
-        return "Start a run, or pick one.", "", curve_update([]), "", *idle, gr.skip(), [None]
-    summary = jobs.status(run_dir)
-    sizes = [(run_dir / f).stat().st_size if (run_dir / f).exists() else 0 for f in (runs.EVENTS_FILE, runs.LOG_FILE)]
-    mark = [name, summary["state"], summary["queue_position"], *sizes]
-    mine = runs.is_owner(run_dir, token)
-    buttons = [gr.update(interactive=mine and summary["state"] in jobs.WAITING_OR_LIVE),
-               gr.update(interactive=mine and summary["resumable"]),
-               gr.update(interactive=mine and summary["state"] not in jobs.WAITING_OR_LIVE)]
+        if seen == "":
+            return *[gr.skip()] * 8, seen, gr.Timer(active=False)
+        return "Start a run, or pick one.", "", curve_update([]), "", *idle, gr.skip(), "", gr.Timer(active=False)
+    status = status_of(run_dir)
+    mark = f"{name}|{status.revision}"
     if mark == seen:
-        return gr.skip(), progress_html(summary), gr.skip(), gr.skip(), *buttons, gr.skip(), mark
-    labels = gr.update(choices=run_choices()) if not seen or seen[:2] != mark[:2] else gr.skip()
-    curve = curve_update(jobs.loss_curve(run_dir))
-    return status_markdown(summary), progress_html(summary), curve, jobs.log_tail(run_dir), *buttons, labels, mark
+        return gr.skip(), progress_html(status), *[gr.skip()] * 6, mark, gr.skip()
+    mine = runs.is_owner(run_dir, token)
+    buttons = [gr.update(interactive=mine and status.state in WAITING_OR_LIVE),
+               gr.update(interactive=mine and status.resumable),
+               gr.update(interactive=mine and status.state not in WAITING_OR_LIVE)]
+    state_changed = not seen or seen.split("|")[0] != name or seen.split("|")[1].split(":")[0] != status.state
+    labels = gr.update(choices=run_choices()) if state_changed else gr.skip()
+    curve = curve_update(loss_curve(run_dir))
+    return (status_markdown(status), progress_html(status), curve, runs.log_tail(run_dir), *buttons, labels, mark,
+            gr.Timer(active=status.state in WAITING_OR_LIVE))
 
 
 def owner_token() -> gr.BrowserState:
@@ -225,6 +227,7 @@ def owner_token() -> gr.BrowserState:
 
 def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     with gr.Tab("Train", id="train"):
+        gr.Markdown(EXPLAIN)
         with gr.Row():
             with gr.Column(scale=2):
                 preset = gr.Radio(list(PRESETS), value="default", label="Preset", info=PRESET_INFO)
@@ -232,10 +235,10 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                                     info="bundled (all-MiniLM-L6-v2, offline), a Hub id, a local model folder, or a finished run")
                 data = gr.Dropdown(["sample", "hub"], value="sample", allow_custom_value=True, label="Data",
                                    info="sample, hub, or a folder or file on the server (the Data tab fills this in)")
-                with gr.Accordion("Hyperparameters", open=True), gr.Row():
-                    inputs = _hyperparameter_inputs()
-                hardware = gr.Markdown(elem_id="train-hardware")
                 start_button = gr.Button("Start training", variant="primary")
+                hardware = gr.Markdown(elem_id="train-hardware")
+                with gr.Accordion("Hyperparameters: the preset fills them in, edit any", open=False), gr.Row():
+                    inputs = hyperparameter_inputs()
                 with gr.Accordion("Show the code: the same run as plain datasets + Trainer", open=False):
                     code = gr.Code(language="python", label="train_mrpc.py", lines=20)
             with gr.Column(scale=3):
@@ -251,25 +254,33 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                                     color_map=CURVE_COLORS, label="Loss and validation metrics", color_title="",
                                     height=420, elem_id="loss-curve")  # a fixed height: drawn right in a hidden tab
                 gr.Markdown(CURVE_CAPTION)  # the fixed height leaves the chart's own legend no room
-                log = gr.Textbox(label="Log: the last lines the training process printed", lines=jobs.LOG_TAIL_LINES,
-                                 max_lines=jobs.LOG_TAIL_LINES + 10, elem_id="run-log")
+                log = gr.Textbox(label="Log: the last lines the training process printed", lines=runs.LOG_TAIL_LINES,
+                                 max_lines=runs.LOG_TAIL_LINES + 10, elem_id="run-log")
         seen = gr.State(None)
-        timer = gr.Timer(1.0)
+        timer = gr.Timer(1.0, active=False)  # started by a run that can change, stopped when it no longer can
 
-    form = [model, data, preset, *inputs.values()]
-    preset.input(preset_values, preset, list(inputs.values()), api_visibility="private")
-    gr.on([c.change for c in form] + [app.load], show_code, form, code, api_visibility="private", show_progress="hidden")
+    # The form by setting name: each input is bound to its RunConfig field, whatever the order of the components.
+    form = {"model": model, "data": data, "preset": preset, **inputs}
+
+    def settings(values: dict) -> dict:
+        return {name: values[component] for name, component in form.items()}
+
+    preset.input(lambda name: {inputs[k]: v for k, v in preset_values(name).items()}, preset, list(inputs.values()),
+                 api_visibility="private")
+    gr.on([c.change for c in form.values()] + [app.load], lambda values: show_code(settings(values)), set(form.values()),
+          code, api_visibility="private", show_progress="hidden")
     gr.on([app.load], model_choices, None, model, api_visibility="private")
     gr.on([inputs["device"].change, inputs["precision"].change, app.load], hardware_line,
           [inputs["device"], inputs["precision"]], hardware, api_visibility="private", show_progress="hidden")
     app.load(session_token, token, token, api_visibility="private")
-    start_button.click(start, [token, *form], [run, token], api_visibility="private")
+    start_button.click(lambda values: start(values[token], settings(values)), {token, *form.values()},
+                       [run, token, timer], api_visibility="private")
     stop_button.click(stop, [run, token], None, api_visibility="private")
-    resume_button.click(resume, [run, token], None, api_visibility="private")
+    resume_button.click(resume, [run, token], timer, api_visibility="private")
     delete_button.click(delete, [run, token], run, api_visibility="private")
     app.load(reattach, token, run, api_visibility="private")
     refresh.click(lambda name: gr.update(choices=run_choices(), value=name), run, run, api_visibility="private")
-    outputs = [status, progress, curve, log, stop_button, resume_button, delete_button, run, seen]
+    outputs = [status, progress, curve, log, stop_button, resume_button, delete_button, run, seen, timer]
     gr.on([timer.tick, run.change], poll, [run, seen, token], outputs, api_visibility="private", show_progress="hidden",
           concurrency_limit=None)
     return SimpleNamespace(model=model, data=data, run=run)
