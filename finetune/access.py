@@ -53,15 +53,39 @@ def _inside(path: Path, roots: list[Path]) -> bool:
 
 
 def check_data(source: str) -> str:
-    """source when the page may load it (sample, hub, an upload, a file or folder under $FINETUNE_DATA_DIRS)."""
+    """The source when the page may load it: sample, hub, an upload, or a file or folder under $FINETUNE_DATA_DIRS,
+    given by its path or by its name under one of those folders ("mrpc" for DIR/mrpc), then as a full path."""
     source = str(source or "").strip()
     if source == "sample" or source in HUB_SOURCES:
         return source
+    if source and not Path(source).is_absolute():
+        named = [root / source for root in data_roots() if (root / source).exists()]
+        if named and _inside(named[0], data_roots()):
+            return str(named[0].resolve())
     if source and _inside(Path(source), [upload_dir(), *data_roots()]):
         return source
-    allowed = ", ".join(map(str, data_roots())) or f"none: the operator has not set ${DATA_DIRS_ENV}"
-    raise AccessError(f"data {source!r} is not one this app serves: use 'sample', 'hub', an uploaded file, or a file "
-                      f"or folder under the allowed folders ({allowed})")
+    if not data_roots():
+        raise AccessError(f"data {source!r} is not one this app serves: use the bundled sample, the Hub, or an "
+                          "uploaded file (the operator has allowed no server folders)")
+    raise AccessError(f"data {source!r} is not one this app serves: use the bundled sample, the Hub, an uploaded "
+                      f"file, or one of the files and folders in {', '.join(map(str, data_roots()))}")
+
+
+def data_choices() -> list[tuple[str, str]]:
+    """(shown name, source) of what the page may load from the allowed folders: their files and folders, one level
+    down, that hold data the loader reads."""
+    from finetune.data import FILE_TYPES
+
+    found = []
+    for root in data_roots():
+        if not root.is_dir():
+            continue
+        for item in sorted(root.iterdir()):
+            if item.name.startswith("."):
+                continue
+            if item.is_dir() or item.suffix.lower() in FILE_TYPES:
+                found.append((f"{item.name} (in {root})", str(item.resolve())))
+    return found
 
 
 def check_model(name: str) -> str:

@@ -97,6 +97,40 @@ def describe(dd: datasets.DatasetDict) -> dict:
     return summary
 
 
+def is_real_mrpc(source: str) -> bool:
+    """Whether the source is GLUE MRPC itself: the Hub's, Microsoft's files, or GLUE's TSVs of MRPC (not the sample, not
+    someone's own pairs): what the course's and the majority's reference figures were measured on."""
+    if source in HUB_SOURCES:
+        return True
+    folder = Path(source).expanduser()
+    if (folder / MSR_TRAIN).is_file() and (folder / MSR_DEV_IDS).is_file():
+        return True
+    try:
+        with open(folder / "dev.tsv", encoding="utf-8-sig") as dev:
+            header = dev.readline().rstrip("\n").split("\t")
+    except OSError:
+        return False
+    return (folder / "train.tsv").is_file() and header[:1] == ["Quality"] and "#1 String" in header
+
+
+def source_label(source: str) -> str:
+    """A data source as a reader names it: 'the bundled sample', 'GLUE MRPC from the Hub', 'MRPC files in mrpc'."""
+    if source == "sample":
+        return "the bundled sample"
+    if source in HUB_SOURCES:
+        return f"GLUE MRPC from the Hub ({'/'.join(HUB_DATASET)})"
+    name = Path(source).name or str(source)
+    return f"real MRPC ({name})" if is_real_mrpc(source) else name
+
+
+def hub_mrpc_cached() -> bool:
+    """Whether load_dataset("nyu-mll/glue", "mrpc") has been fetched into this machine's datasets cache."""
+    import datasets
+
+    cache = Path(datasets.config.HF_DATASETS_CACHE)
+    return any(cache.glob("nyu-mll___glue/mrpc/*"))
+
+
 def _load_hub() -> datasets.DatasetDict:
     import datasets
 

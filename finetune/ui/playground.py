@@ -14,11 +14,14 @@ from finetune.predict import PAIR_COLUMNS, check_pair, predict_file, run_predict
 from finetune.ui.api import INFERENCE
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
 
+# (sentence1, sentence2, what a careful reader would say): clear cases both ways, and a hard one.
 EXAMPLES = [
-    ["The cat sat on the mat.", "A cat was sitting on the mat."],
-    ["The company's shares rose 5 percent on Monday.", "The company's shares fell sharply on Monday."],
-    ["He said the meeting would be held next week.", "The meeting will take place next week, he said."],
-    ["Revenue for the quarter was $2.1 billion.", "The weather in Paris was sunny all weekend."],
+    ("The cat sat on the mat.", "A cat was sitting on the mat.", "a paraphrase"),
+    ("He said the meeting would be held next week.", "The meeting will take place next week, he said.", "a paraphrase"),
+    ("Revenue for the quarter was $2.1 billion.", "The weather in Paris was sunny all weekend.", "not a paraphrase"),
+    ("The company's shares rose 5 percent on Monday.", "The company's shares fell sharply on Monday.", "not a paraphrase"),
+    ("The senator voted for the bill on Tuesday.", "The senator voted against the bill on Tuesday.",
+     "hard: almost the same words, the opposite meaning (models that lean on word overlap call it a paraphrase)"),
 ]
 
 EXPLAIN = """
@@ -65,7 +68,8 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
         with gr.Row():
             sentence1 = gr.Textbox(label="sentence1", value=EXAMPLES[0][0])
             sentence2 = gr.Textbox(label="sentence2", value=EXAMPLES[0][1])
-        gr.Examples(EXAMPLES, [sentence1, sentence2])
+        gr.Examples([list(pair) for *pair, _ in EXAMPLES], [sentence1, sentence2], label="Examples (what a reader would say)",
+                    example_labels=[f"{verdict}: {first[:40]}…" for first, _, verdict in EXAMPLES])
         button = gr.Button("Is it a paraphrase?", variant="primary")
         with gr.Row():
             tuned = gr.Label(label="Fine-tuned run", elem_id="tuned-answer")
