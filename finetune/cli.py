@@ -132,20 +132,15 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from finetune.data import load_mrpc
-    from finetune.metrics import confusion_matrix, score
-    from finetune.predict import Predictor
+    from finetune.evaluation import evaluate_model
 
     dataset = load_mrpc(args.data)
     if args.split not in dataset:
         raise FinetuneError(f"data {args.data} has no {args.split} split (it has {', '.join(dataset)})")
     rows = dataset[args.split]
-    labels = rows["label"]
-    if any(label not in (0, 1) for label in labels):
+    if any(label not in (0, 1) for label in rows["label"]):
         raise FinetuneError(f"the {args.split} split of {args.data} has no labels to score against")
-    predictor = Predictor(args.model)
-    answers = predictor.predict_batch(list(zip(rows["sentence1"], rows["sentence2"])), batch_size=args.batch_size)
-    preds = [predictor.labels.index(a["label"]) for a in answers]
-    result = {**score(preds, labels), "confusion_matrix": confusion_matrix(preds, labels), "n": len(labels)}
+    result, _ = evaluate_model(args.model, rows, batch_size=args.batch_size)
     if args.json:
         _emit(result)
     else:

@@ -43,7 +43,7 @@ def test_train_leaves_a_finished_run_and_prints_progress(trained_run):
 
 def test_evaluate_prints_one_json_object_consistent_with_its_confusion_matrix(trained_run):
     result = json.loads(cli("evaluate", "--model", trained_run, "--data", "sample", "--json").stdout)
-    assert set(result) == {"accuracy", "f1", "confusion_matrix", "n"}
+    assert set(result) == {"accuracy", "f1", "confusion_matrix", "n", "loss"} and result["loss"] > 0
     (tn, fp), (fn, tp) = result["confusion_matrix"]
     assert result["n"] == 100 == tn + fp + fn + tp
     assert result["accuracy"] == pytest.approx((tn + tp) / 100)
