@@ -131,22 +131,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from finetune.data import load_mrpc
-    from finetune.evaluation import evaluate_model
+    from finetune import runs
+    from finetune.evaluation import score_run, score_split
 
-    dataset = load_mrpc(args.data)
-    if args.split not in dataset:
-        raise FinetuneError(f"data {args.data} has no {args.split} split (it has {', '.join(dataset)})")
-    rows = dataset[args.split]
-    if any(label not in (0, 1) for label in rows["label"]):
-        raise FinetuneError(f"the {args.split} split of {args.data} has no labels to score against")
-    result, _ = evaluate_model(args.model, rows, batch_size=args.batch_size)
+    run_dir = Path(args.model)
+    if runs.is_run_dir(run_dir) and runs.state_of(run_dir)[0] is runs.RunState.FINISHED:
+        result = score_run(run_dir, args.data, args.split)  # kept in the run: the Evaluate tab shows it too
+    else:
+        result = score_split(args.model, args.data, args.split, batch_size=args.batch_size)
+    figures = {key: result[key] for key in ("accuracy", "f1", "confusion_matrix", "n", "loss")}
     if args.json:
-        _emit(result)
+        _emit(figures)
     else:
         (tn, fp), (fn, tp) = result["confusion_matrix"]
-        print(f"{args.split}: accuracy {result['accuracy']:.4f}  F1 {result['f1']:.4f}  n={result['n']}\n"
-              f"confusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
+        print(f"{result['label']}, {args.split}: accuracy {result['accuracy']:.4f}  F1 {result['f1']:.4f}  "
+              f"n={result['n']}\nconfusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
     return 0
 
 

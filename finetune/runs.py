@@ -19,6 +19,7 @@ CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
+SCORES_FILE = "scores.json"  # the finished run scored on other data (real MRPC, say): evaluation.score_run
 STOP_FILE = "STOP"
 PID_FILE = "pid"
 PID_START_FILE = "pid.start"  # "PID START": the process's start time, so a reused pid is not taken for the run's
@@ -314,7 +315,7 @@ def browser_secret() -> str:
     return path.read_text().strip()
 
 
-NO_FINISHED_RUN = ("no finished run yet: start one in the Train tab (the demo preset takes a few minutes on a laptop) "
+NO_FINISHED_RUN = ("no finished run yet: start one in the Train tab (the demo preset takes about a minute) "
                    "or with: python -m finetune train --preset demo")
 
 

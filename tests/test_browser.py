@@ -64,7 +64,7 @@ def fill(page, label, value):
 
 
 def test_every_tab_opens_with_its_content_before_any_run(page):
-    page.get_by_text("num_rows: 320").wait_for()
+    page.get_by_text("num_rows: 1500").wait_for()
     assert "ClassLabel(names=['not_equivalent', 'equivalent']" in page.locator("body").inner_text()
     open_tab(page, "Tokens")
     page.get_by_text("50 tokens").wait_for()
@@ -80,13 +80,13 @@ def test_every_tab_opens_with_its_content_before_any_run(page):
 
 
 def test_the_data_browser_filters_searches_and_shows_a_whole_row(page):
-    page.get_by_text("320 matching rows").wait_for()
+    page.get_by_text("1500 matching rows").wait_for()
     page.get_by_role("radio", name="not_equivalent").check()
-    page.get_by_text("102 matching rows").wait_for()
+    page.get_by_text("480 matching rows").wait_for()
     search = page.get_by_label("Search both sentences (Enter)")
     search.fill("percent")
     search.press("Enter")
-    page.get_by_text("19 matching rows").wait_for()
+    page.get_by_text("66 matching rows").wait_for()
     page.locator("#data-rows").get_by_role("gridcell").filter(has_text="percent").first.click()
     page.locator("#data-row").get_by_text("label not_equivalent").wait_for()
 

@@ -198,8 +198,10 @@ def test_non_finite_weights_fail_the_run_before_they_reach_a_checkpoint(tmp_path
 
 
 def test_a_batch_larger_than_the_training_data_is_refused_before_training(tmp_path, tiny_bert):
-    with pytest.raises(FinetuneError, match="batch size 512 is larger than the 320 training pairs of sample"):
-        train(tiny_config(tiny_bert, batch_size=512, max_train_samples=None), tmp_path / "run")
+    small = tmp_path / "pairs.csv"
+    small.write_text("sentence1,sentence2,label\n" + "".join(f"a{i} b,c{i} d,{i % 2}\n" for i in range(40)))
+    with pytest.raises(FinetuneError, match="batch size 64 is larger than the 36 training pairs of .*pairs.csv"):
+        train(tiny_config(tiny_bert, data=str(small), batch_size=64, max_train_samples=None), tmp_path / "run")
     assert runs.last_checkpoint(tmp_path / "run") is None
 
 

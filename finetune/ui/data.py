@@ -18,7 +18,7 @@ EXPLAIN = """
 **Step 1 of the course: the data.** MRPC pairs two sentences and says whether the second one paraphrases the first
 (`equivalent`, label 1) or not (`not_equivalent`, label 0). `load_dataset("nyu-mll/glue", "mrpc")` returns a
 `DatasetDict`: one `Dataset` per split, each with the columns `sentence1`, `sentence2`, `label` and `idx`.
-Offline, the bundled sample (420 MRPC-style pairs) stands in for it; a folder of Microsoft's or GLUE's MRPC files,
+Offline, the bundled sample (1,800 original MRPC-style pairs written for this app, with MRPC's balance and statistics) stands in for it; a folder of Microsoft's or GLUE's MRPC files,
 or a CSV/TSV/JSONL/Parquet file with columns `sentence1`, `sentence2`, `label`, works too.
 """
 
