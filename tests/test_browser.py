@@ -161,15 +161,32 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
     assert page.get_by_role("button", name="Delete").is_enabled()
 
 
+def test_a_run_trained_on_the_sample_is_scored_on_real_mrpc_in_one_click(page, app_server, tiny_run, mrpc_dir):
+    shutil.copytree(mrpc_dir, app_server.data / "mrpc", dirs_exist_ok=True)  # real MRPC in an allowed folder
+    shutil.copytree(tiny_run, app_server.runs_dir / tiny_run.name, dirs_exist_ok=True)
+    page.reload()
+    open_tab(page, "Evaluate")
+    summary = page.locator("#eval-summary")
+    summary.get_by_text(tiny_run.name).wait_for()
+    assert "real MRPC (mrpc)" not in summary.inner_text()
+    page.locator("#rescore").click()
+    summary.get_by_text("real MRPC (mrpc), 408 validation pairs").wait_for()
+    scored = json.loads((app_server.runs_dir / tiny_run.name / runs.SCORES_FILE).read_text())
+    (figures,) = scored.values()
+    assert figures["n"] == 408 and f"{figures['accuracy']:.3f}" in summary.inner_text()
+
+
 def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_server, tiny_run, tmp_path):
     finished = app_server.runs_dir / tiny_run.name
-    shutil.copytree(tiny_run, finished)
+    shutil.copytree(tiny_run, finished, dirs_exist_ok=True)
     page.reload()
     open_tab(page, "Evaluate")
     summary = page.locator("#eval-summary")
     summary.get_by_text(tiny_run.name).wait_for()
     accuracy = json.loads((finished / runs.METRICS_FILE).read_text())["final"]["accuracy"]
     assert f"{accuracy:.3f}" in summary.inner_text() and "0.858" in summary.inner_text() and "0.684" in summary.inner_text()
+    assert "the bundled sample, 48 validation pairs" in summary.inner_text()  # what the run's figures were measured on
+    assert summary.inner_text().count("real MRPC, 408 validation pairs") == 2  # and the references
     page.get_by_text("predictions.shape = (48, 2)").wait_for()
 
     open_tab(page, "Playground")
