@@ -91,6 +91,36 @@ def test_the_data_browser_filters_searches_and_shows_a_whole_row(page):
     page.locator("#data-row").get_by_text("label not_equivalent").wait_for()
 
 
+def test_a_failed_load_keeps_the_last_data_browsable_and_server_files_load_by_name(page, app_server):
+    page.get_by_text("1500 matching rows").wait_for()
+    page.get_by_role("radio", name="nyu-mll/glue on the Hub").check()  # offline here: it cannot load
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("Could not load it, so the data shown is still the last that loaded").first.wait_for()
+    assert "num_rows: 1500" in page.locator("body").inner_text() and "Error" not in page.locator("#data-rows").inner_text()
+    page.get_by_role("radio", name="not_equivalent").check()  # browsing still works on the data that loaded
+    page.get_by_text("480 matching rows").wait_for()
+
+    rows = "".join(f"first sentence {i},second sentence {i},{i % 2}\n" for i in range(30))
+    (app_server.data / "class.csv").write_text("sentence1,sentence2,label\n" + rows)
+    page.get_by_role("radio", name="a folder or file on the server").check()
+    server_file = page.get_by_role("combobox", name="Folder or file on the server")
+    offered = page.get_by_role("option", name=f"class.csv (in {app_server.data.resolve()})")
+    while not offered.is_visible():  # the choices arrive with the source's change event: open the list once they have
+        server_file.click()
+        page.wait_for_timeout(100)
+    offered.click()
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("num_rows: 26").wait_for()  # 10 % of each label held out for validation
+    page.get_by_role("radio", name="the bundled sample").check()
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("num_rows: 1500").wait_for()
+    page.get_by_role("radio", name="a folder or file on the server").check()
+    server_file.fill("class.csv")  # its name alone, under the allowed folder
+    server_file.press("Enter")
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("num_rows: 26").wait_for()
+
+
 def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):
     open_tab(page, "Train")
     open_hyperparameters(page)
