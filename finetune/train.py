@@ -203,6 +203,40 @@ def make_checkpoint_callback(keep: int):
     return CheckpointCallback()
 
 
+def make_order_callback():
+    """A TrainerCallback that makes each epoch's length-grouped order a function of the seed and the epoch alone.
+
+    Trainer's length-grouped sampler draws its order from torch's global generator when an epoch begins. A run resumed
+    mid-epoch draws it from a new process's state (then restores the checkpoint's), so it trained on other batches
+    than the uninterrupted run did and ended with other figures. Seeding at each epoch's last step and after each
+    evaluation (before a checkpoint records the generator: any DataLoader's iterator draws from it) and at each
+    epoch's beginning gives both the same order, so a stop and a resume change nothing.
+    """
+    import math
+
+    import torch
+    from transformers import TrainerCallback
+
+    def seed(args, state):
+        torch.manual_seed(args.seed + math.floor((state.epoch or 0.0) + 1e-6))
+
+    class SeededEpochs(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            seed(args, state)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if abs((state.epoch or 0.0) - round(state.epoch or 0.0)) < 1e-9:  # an epoch's last step: a stop may save now
+                seed(args, state)
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            seed(args, state)
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            seed(args, state)  # the evaluation's DataLoader drew from the generator, and a checkpoint follows
+
+    return SeededEpochs()
+
+
 def _fsync(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
@@ -377,7 +411,8 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
         processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
-        callbacks=[callback, make_checkpoint_callback(config.save_total_limit)])  # this order: see its docstring
+        callbacks=[callback, make_checkpoint_callback(config.save_total_limit),
+                   *([make_order_callback()] if config.sampling == "group_by_length" else [])])  # this order: see its docstring
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()
