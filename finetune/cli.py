@@ -90,10 +90,11 @@ def _processes(config: RunConfig) -> int:
 
 def cmd_train(args) -> int:
     from finetune import runs
-    from finetune.train import is_main_process, train
+    from finetune.train import is_main_process, prepare_inputs, record, train
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (args.output_dir or args.resume):
         raise runs.RunError("with several processes (torchrun, accelerate launch) give --output-dir, so all of them share one run folder")
+    inputs = None
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / runs.CONFIG_FILE).is_file():
@@ -101,9 +102,16 @@ def cmd_train(args) -> int:
         config = RunConfig.load(run_dir / runs.CONFIG_FILE)
     else:
         config = config_from_args(args)
-        run_dir = Path(args.output_dir) if args.output_dir else runs.new_run_dir(config.model)
-        if is_main_process() and run_dir.exists() and any(p.name not in runs.LAUNCH_FILES for p in run_dir.iterdir()):
-            raise runs.RunError(f"{run_dir} is not empty; choose another --output-dir, or continue a stopped run with --resume {run_dir}")
+        given = Path(args.output_dir) if args.output_dir else None
+        if is_main_process() and given and given.exists() and any(p.name not in runs.LAUNCH_FILES for p in given.iterdir()):
+            raise runs.RunError(f"{given} is not empty; choose another --output-dir, or continue a stopped run with --resume {given}")
+        try:  # the model and the data, checked before any run folder is made: a run that cannot begin leaves none
+            inputs = prepare_inputs(config)
+        except FinetuneError as err:
+            if given and runs.is_run_dir(given):  # the app's queued run: its page shows why it failed
+                record(given, "status", status=runs.Transition.FAILED, reason=str(err))
+            raise
+        run_dir = given or runs.new_run_dir(config.model)
     processes = _processes(config)
     config = replace(config, processes=processes)  # recorded, so that a resume starts as many
     if processes > 1 and "WORLD_SIZE" not in os.environ:
@@ -118,7 +126,7 @@ def cmd_train(args) -> int:
         os.execv(sys.executable, [*torchrun_command(processes), *again])
     if is_main_process():
         print(f"run folder: {run_dir}", flush=True)
-    metrics = train(config, run_dir, resume=bool(args.resume), echo=is_main_process())
+    metrics = train(config, run_dir, resume=bool(args.resume), echo=is_main_process(), inputs=inputs)
     if not is_main_process():
         return 0
     if not metrics:
@@ -134,8 +142,8 @@ def cmd_evaluate(args) -> int:
     from finetune import runs
     from finetune.evaluation import score_run, score_split
 
-    run_dir = Path(args.model)
-    if runs.is_run_dir(run_dir) and runs.state_of(run_dir)[0] is runs.RunState.FINISHED:
+    run_dir = runs.run_folder(args.model)
+    if run_dir and runs.state_of(run_dir)[0] is runs.RunState.FINISHED:
         result = score_run(run_dir, args.data, args.split)  # kept in the run: the Evaluate tab shows it too
     else:
         result = score_split(args.model, args.data, args.split, batch_size=args.batch_size)
@@ -175,10 +183,8 @@ def cmd_push(args) -> int:
     from finetune import runs
     from finetune.publish import push_run
 
-    run_dir = Path(args.run)
-    if not run_dir.is_dir() and Path(args.run).name == args.run:
-        run_dir = runs.runs_dir() / args.run  # a run's name, as the app lists it
-    if not runs.is_run_dir(run_dir):
+    run_dir = runs.run_folder(args.run)
+    if run_dir is None:
         raise runs.RunError(f"{args.run} is not a run folder (nor a run in {runs.runs_dir()})")
     url = push_run(run_dir, args.repo_id, private=args.private)
     print(f"pushed {run_dir.name} to {url}")
@@ -186,12 +192,10 @@ def cmd_push(args) -> int:
 
 
 def _quiet_progress_bars() -> None:
-    """Progress bars written to a log file are noise: the event log already tells the progress."""
-    import datasets
-    from transformers.utils import logging as hf_logging
-
-    datasets.disable_progress_bars()
-    hf_logging.disable_progress_bar()
+    """Progress bars written to a log file are noise: the event log already tells the progress. Said through the
+    environment, which the libraries read when (and only if) they are imported: importing them here took seconds."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # huggingface_hub's, and transformers' with them
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 class _OneLineParser(argparse.ArgumentParser):

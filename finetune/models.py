@@ -29,11 +29,18 @@ def bundled_model_dir() -> Path:
 
 
 def resolve_model(name: str) -> str:
-    """Turn what the user typed into a path or a Hub id that from_pretrained accepts."""
+    """Turn what the user typed into a path or a Hub id that from_pretrained accepts: 'bundled', a folder, a run
+    folder or a run's name (as the app lists it), else a Hub id."""
+    from finetune import runs
+
     name = str(name).strip()
     if name == BUNDLED:
         return str(bundled_model_dir())
     path = Path(name).expanduser()
+    if not path.exists() and name and Path(name).name == name and runs.is_run_dir(runs.runs_dir() / name):
+        path = runs.runs_dir() / name
+        if not (path / runs.MODEL_DIR / "config.json").is_file():
+            raise ModelError(f"run {name} has no model yet: only a finished run has one")
     if path.exists():
         if (path / "model" / "config.json").is_file():  # a run folder: its final model
             return str(path / "model")
@@ -45,17 +52,35 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def _offline_failure(name: str) -> ModelError:
+    from finetune import runs
+
+    return ModelError(f"cannot load {name!r}: it is neither a run in {runs.runs_dir()} nor a folder, and as a Hub id the "
+                      "Hugging Face Hub cannot be reached and it is not in the local cache; use the bundled model "
+                      "('bundled': all-MiniLM-L6-v2, installed), a local model folder or a finished run")
+
+
 def _hub_failure(name: str, err: Exception) -> ModelError:
     if use_cache_when_offline():
-        return ModelError(f"cannot load {name!r}: the Hugging Face Hub cannot be reached and it is not in the local cache; "
-                          f"use the bundled model ('bundled': all-MiniLM-L6-v2, installed) or a local model folder")
+        return _offline_failure(name)
     return ModelError(f"cannot load {name!r}: {str(err).splitlines()[0]}")
+
+
+def _require_cached_when_offline(source: str, name: str) -> None:
+    """A Hub id with no network: refused at once unless the local cache holds it, before transformers is even
+    imported (that import alone takes seconds)."""
+    if Path(source).exists() or not use_cache_when_offline():
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(source, "config.json"), str):
+        raise _offline_failure(name)
 
 
 def load_tokenizer(name: str):
     """The tokenizer of a model, from wherever resolve_model finds it."""
     source = resolve_model(name)
-    use_cache_when_offline()
+    _require_cached_when_offline(source, name)
     with LOADING:
         from transformers import AutoTokenizer
 
@@ -68,7 +93,7 @@ def load_tokenizer(name: str):
 def load_classifier(name: str, seed: int | None = None):
     """A sequence classifier with MRPC's two labels; seeding first makes a new head the same every run."""
     source = resolve_model(name)
-    use_cache_when_offline()
+    _require_cached_when_offline(source, name)
     labels = dict(num_labels=2, id2label=dict(enumerate(LABEL_NAMES)), label2id={n: i for i, n in enumerate(LABEL_NAMES)})
     with LOADING:  # also keeps the seed and the verbosity below from being changed by another load halfway
         from transformers import AutoModelForSequenceClassification, set_seed

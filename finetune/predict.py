@@ -28,6 +28,8 @@ class Predictor:
 
     def __init__(self, model: str, max_length: int = 128, seed: int | None = None, backend: str = "auto",
                  precision: str = "auto"):
+        # The tokenizer first: a model that cannot be found is refused before torch's import costs seconds.
+        self.tokenizer = load_tokenizer(model)
         import torch
 
         from finetune import compiled
@@ -35,7 +37,6 @@ class Predictor:
         self.torch = torch
         # A fast tokenizer is not thread-safe (its truncation and padding state is shared): the app answers in threads.
         self.tokenizing = threading.Lock()
-        self.tokenizer = load_tokenizer(model)
         self.max_length = max_length
         self.labels = list(LABEL_NAMES)  # load_classifier gives every model MRPC's two labels, in this order
         self.session = self.model = None

@@ -63,3 +63,22 @@ def comparison(run_dirs: list[Path]) -> list[dict]:
     rows += [{"run": f"reference: {name}", "accuracy": figures["accuracy"], "f1": figures["f1"]}
              for name, figures in REFERENCES.items()]
     return rows
+
+
+def overfitting(evaluations: list[dict]) -> dict | None:
+    """Whether validation got worse after its best epoch: accuracy down by a point or more, or the loss up by 5 % or
+    more, at the last evaluation; with the best epoch and what changed."""
+    if len(evaluations) < 2:
+        return None
+    best = max(evaluations, key=lambda e: (e["accuracy"], -e["loss"]))
+    last = evaluations[-1]
+    lowest = min(evaluations, key=lambda e: e["loss"])
+    worse = []
+    if last["accuracy"] <= best["accuracy"] - 0.01:
+        worse.append(f"accuracy {best['accuracy']:.3f} → {last['accuracy']:.3f}")
+    if last["loss"] >= lowest["loss"] * 1.05:
+        worse.append(f"validation loss {lowest['loss']:.3f} → {last['loss']:.3f}")
+    if not worse or last is best:
+        return None
+    return {"best_epoch": round(best["epoch"], 2) if worse[0].startswith("accuracy") else round(lowest["epoch"], 2),
+            "what": ", ".join(worse)}

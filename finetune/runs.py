@@ -194,13 +194,29 @@ def crash_reason(run_dir: Path, code: int | None) -> str:
     return said if code is None else f"{said} (exit code {code})"
 
 
+def describe_event(event: dict) -> str:
+    """One readable line for an event of the log: what the training process prints, and the log view of a run that
+    has no printed output (started from the command line, or still queued)."""
+    from finetune.eta import clock
+
+    if event["type"] == "status":
+        said = f"{event['status']}" + (f": {event['reason']}" if event.get("reason") else "")
+        return f"[{datetime.fromtimestamp(event['time']).strftime('%H:%M:%S')}] {said}"
+    where = f"step {event['step']}/{event.get('max_steps')}  epoch {event.get('epoch', 0.0):.2f}"
+    if event["type"] == "eval":
+        return f"{where}  validation: accuracy {event['accuracy']:.4f}  F1 {event['f1']:.4f}  loss {event['loss']:.4f}"
+    if event["type"] == "log":
+        eta = f"  ETA {clock(event['eta_seconds'])}" if event.get("eta_seconds") is not None else ""
+        return f"{where}  loss {event['loss']:.4f}  learning rate {event['learning_rate']:.3g}{eta}"
+    return f"{where}  (training begins)"
+
+
 def log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines the training process printed; for a run started from the command line, of its event log."""
+    """The last lines the training process printed; for a run with no printed output, its event log, told in words."""
     path = Path(run_dir) / LOG_FILE
     if not path.is_file():
-        path = Path(run_dir) / EVENTS_FILE
-        if not path.is_file():
-            return ""
+        events = read_events(run_dir)[0][-lines:]
+        return "\n".join(describe_event(event) for event in events)
     with open(path, "rb") as log:
         log.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
         text = log.read().decode("utf-8", errors="replace")
@@ -317,6 +333,16 @@ def browser_secret() -> str:
 
 NO_FINISHED_RUN = ("no finished run yet: start one in the Train tab (the demo preset takes about a minute) "
                    "or with: python -m finetune train --preset demo")
+
+
+def run_folder(given: str) -> Path | None:
+    """The run a command line argument names: a run folder's path, or the name of a run under runs_dir()."""
+    path = Path(str(given)).expanduser()
+    if is_run_dir(path):
+        return path
+    if path.name == str(given) and is_run_dir(runs_dir() / path.name):
+        return runs_dir() / path.name
+    return None
 
 
 def find_run(name: str) -> Path:

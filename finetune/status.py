@@ -34,6 +34,7 @@ class RunStatus:
     eta_seconds: float | None
     resumable: bool
     queue_position: int | None
+    waiting_for: list[dict]  # a queued run's wait: the runs training now (with their time left), then those queued ahead
     owned: bool
     revision: str
 
@@ -59,6 +60,19 @@ def _queue_position(run_dir: Path) -> int | None:
     """1 for the next run to start; None if it left the queue meanwhile."""
     waiting = [p.name for p in runs.queued_runs(run_dir.parent)]
     return waiting.index(run_dir.name) + 1 if run_dir.name in waiting else None
+
+
+def _waiting_for(run_dir: Path) -> list[dict]:
+    """The runs a queued run waits for: those training now, with the time they have left, then those queued ahead of
+    it (whose length is not known before they start)."""
+    training = []
+    for other in runs.list_runs(run_dir.parent):
+        if runs.state_of(other)[0] in runs.LIVE:
+            logs = [e for e in runs.read_events(other)[0] if e["type"] == "log"]
+            training.append({"run": other.name, "state": "training", "eta_seconds": _eta(logs, time.time())})
+    waiting = [p.name for p in runs.queued_runs(run_dir.parent)]
+    ahead = waiting[:waiting.index(run_dir.name)] if run_dir.name in waiting else []
+    return training + [{"run": name, "state": "queued", "eta_seconds": None} for name in ahead]
 
 
 def _size(path: Path) -> int:
@@ -90,7 +104,7 @@ def status_of(run_dir: Path) -> RunStatus:
         metrics=final["final"] if final else None,
         eta_seconds=_eta(logs, time.time()) if state is RunState.RUNNING else None,
         resumable=state in RESUMABLE and runs.last_checkpoint(run_dir) is not None,
-        queue_position=position, owned=runs.owned(run_dir),
+        queue_position=position, waiting_for=_waiting_for(run_dir) if position else [], owned=runs.owned(run_dir),
         revision=f"{state}:{position}:{sizes[0]}:{sizes[1]}",
     )
 

@@ -11,6 +11,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import NamedTuple
 
 from finetune import FinetuneError, runs
 from finetune.config import RunConfig
@@ -91,25 +92,19 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _describe(event: dict) -> str:
-    """One readable progress line for a log or eval event."""
-    where = f"step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}"
-    if event["type"] == "eval":
-        return f"{where}  validation: accuracy {event['accuracy']:.4f}  F1 {event['f1']:.4f}  loss {event['loss']:.4f}"
-    eta = f"  ETA {event['eta_seconds'] // 60:.0f}:{event['eta_seconds'] % 60:02.0f}" if event.get("eta_seconds") is not None else ""
-    return f"{where}  loss {event['loss']:.4f}  learning rate {event['learning_rate']:.3g}{eta}"
-
-
-def make_callback(run_dir: Path, echo: bool, precision: str):
-    """A TrainerCallback that writes the event log (rank 0 only) and honours stop requests; `precision` is what the
-    Trainer's evaluations compute in (the final one, finetune.evaluation's, is fp32)."""
+def make_callback(run_dir: Path, echo: bool, precision: str, evaluation_batches: int):
+    """A TrainerCallback that writes the event log (rank 0 only), with a time left from finetune.eta, and honours stop
+    requests; `precision` is what the Trainer's evaluations compute in (the final one, finetune.evaluation's, is fp32)."""
     from transformers import TrainerCallback
+
+    from finetune.eta import Eta
 
     class RunCallback(TrainerCallback):
         stopped = False
+        paused = False  # an evaluation or a checkpoint since the last step ended
 
         def on_train_begin(self, args, state, control, **kwargs):
-            self.clock = (time.monotonic(), state.global_step)
+            self.eta = Eta(state.max_steps, state.max_steps / args.num_train_epochs, evaluation_batches)
             if state.is_world_process_zero:
                 runs.append_event(run_dir, "progress", step=state.global_step, max_steps=state.max_steps,
                                   epoch=state.epoch or 0.0, num_train_epochs=args.num_train_epochs)
@@ -123,18 +118,25 @@ def make_callback(run_dir: Path, echo: bool, precision: str):
                                           accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"), precision=precision)
             elif "loss" in logs:
                 event = runs.append_event(run_dir, "log", **common, loss=logs["loss"], learning_rate=logs.get("learning_rate"),
-                                          grad_norm=logs.get("grad_norm"), eta_seconds=self._eta(state))
+                                          grad_norm=logs.get("grad_norm"), eta_seconds=self.eta.seconds_left(state.global_step))
             else:
                 return
             if echo:
-                print(_describe(event), flush=True)
+                print(runs.describe_event(event), flush=True)
 
-        def _eta(self, state) -> float | None:
-            started, first_step = self.clock
-            done = state.global_step - first_step
-            return round((time.monotonic() - started) / done * (state.max_steps - state.global_step), 1) if done else None
+        def on_step_begin(self, args, state, control, **kwargs):
+            if self.paused:
+                self.eta.pause(time.monotonic())
+                self.paused = False
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            self.paused = True
+
+        def on_save(self, args, state, control, **kwargs):
+            self.paused = True
 
         def on_step_end(self, args, state, control, **kwargs):
+            self.eta.step(time.monotonic(), state.global_step)
             # At the last step the run is finished whatever was asked: it ends with its model and final figures.
             if state.global_step < state.max_steps and _stop_everywhere(run_dir):
                 self.stopped = True
@@ -324,6 +326,22 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
     )
 
 
+class Inputs(NamedTuple):
+    """What a run trains on: the model's tokenizer, the raw splits and their tokenized form."""
+
+    tokenizer: object
+    raw: object
+    tokenized: object
+
+
+def prepare_inputs(config: RunConfig) -> Inputs:
+    """The tokenizer and the data of a run, loaded and checked (FinetuneError on a model or data that cannot be used)."""
+    from finetune.models import load_tokenizer
+
+    tokenizer = load_tokenizer(config.model)
+    return Inputs(tokenizer, *_prepare_data(config, tokenizer))
+
+
 def _prepare_data(config: RunConfig, tokenizer):
     from finetune.data import load_mrpc
     from finetune.tokens import tokenize_dataset
@@ -351,10 +369,12 @@ def _write_predictions(run_dir: Path, answers: list[dict]) -> None:
         out.writelines(json.dumps(row) + "\n" for row in answers)
 
 
-def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = False) -> dict:
+def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = False,
+          inputs: Inputs | None = None) -> dict:
     """Train (or resume) the run in `run_dir` to the end, a stop request or a failure; return metrics.json's content.
 
-    Every outcome is recorded in the event log; user-caused failures raise FinetuneError after that.
+    `inputs` are prepare_inputs(config) when the caller already loaded them. Every outcome is recorded in the event
+    log; user-caused failures raise FinetuneError after that.
     """
     config.validate()
     run_dir = Path(run_dir)
@@ -374,7 +394,7 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
     if os.environ.get(PARENT_ENV, "").isdigit():
         threading.Thread(target=_watch_parent, args=(int(os.environ[PARENT_ENV]),), daemon=True).start()
     try:
-        return _train(config, run_dir, checkpoint, echo)
+        return _train(config, run_dir, checkpoint, echo, inputs)
     except FinetuneError as err:
         record(run_dir, "status", status="failed", reason=str(err))
         raise
@@ -391,23 +411,23 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
         signal.signal(signal.SIGTERM, previous)
 
 
-def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool) -> dict:
+def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool, inputs: Inputs | None) -> dict:
     from transformers import PrinterCallback, Trainer
 
     from finetune.device import describe
     from finetune.metrics import compute_metrics
-    from finetune.models import load_classifier, load_tokenizer
+    from finetune.models import load_classifier
     from finetune.tokens import collator
 
     hardware = describe(config.device, config.precision)
     device, precision = hardware["device"], hardware["precision"]
     record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
                       device=device, precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
-    tokenizer = load_tokenizer(config.model)
-    raw, tokenized = _prepare_data(config, tokenizer)
+    tokenizer, raw, tokenized = inputs or prepare_inputs(config)
     model = prepare_model(load_classifier(config.model, seed=config.seed), config, device)
     args = _training_arguments(config, run_dir, precision, device)
-    callback = make_callback(run_dir, echo and args.disable_tqdm, precision)
+    batches = -(-len(tokenized["validation"]) // config.eval_batch_size)
+    callback = make_callback(run_dir, echo and args.disable_tqdm, precision, batches)
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
         processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
@@ -448,7 +468,7 @@ def _final_evaluation(run_dir: Path, validation, state, precision: str, echo: bo
             "f1": final["f1"], "loss": final["loss"], "precision": "fp32"}
     event = runs.append_event(run_dir, "eval", max_steps=state.max_steps, **last)
     if echo:
-        print(_describe(event), flush=True)
+        print(runs.describe_event(event), flush=True)
     return {"validation_rows": final["n"], "final": final, "per_epoch": [*_per_epoch(state.log_history, precision), last]}
 
 

@@ -40,6 +40,10 @@ def _summary(run_name: str, metrics: dict, scores: dict) -> str:
     lines.append(f"\nTrained on {metrics['train_rows']} pairs in {metrics['train_seconds']:.0f} s "
                  f"({metrics['steps']} steps, {metrics['device']}, {metrics['precision']}). A run at or below "
                  "*always 'equivalent'* on real MRPC has learned nothing yet: it answers the majority label.")
+    worse = report.overfitting(metrics["per_epoch"])
+    if worse:
+        lines.append(f"\nValidation got worse after epoch {worse['best_epoch']:g} ({worse['what']}): the model began to "
+                     "fit its training pairs more than the task (overfitting). These figures are its last epoch's model.")
     if not data_is_mrpc(metrics["data"]) and not scores:
         lines.append(f"\nThe references were measured on real MRPC, this run on {source_label(metrics['data'])}: "
                      "compare them with this run's figures on real MRPC (below), not with these.")

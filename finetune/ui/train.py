@@ -12,6 +12,7 @@ from finetune import FinetuneError, jobs, runs
 from finetune.access import check_data, check_model
 from finetune.config import PRESETS, RunConfig, hyperparameters, value_kind
 from finetune.device import describe
+from finetune.eta import in_words
 from finetune.runs import WAITING_OR_LIVE, RunState
 from finetune.snippet import training_code
 from finetune.status import RunStatus, loss_curve, status_of
@@ -152,13 +153,40 @@ def progress_html(status: RunStatus) -> str:
     step, total = status.step, status.max_steps
     share = step / total if total else (1.0 if status.state is RunState.FINISHED else 0.0)
     if status.state is RunState.QUEUED:
-        return f'<p style="margin:4px 0">waiting for a free training slot: number {status.queue_position} in the queue</p>'
+        return f'<p style="margin:4px 0">{queue_words(status)}</p>'
     eta = status.eta_seconds
-    left = f" · about {eta // 60:.0f} min {eta % 60:02.0f} s left" if eta is not None else ""
+    left = f" · about {in_words(eta)} left" if eta is not None else ""
     steps = f"step {step} / {total}" if total else "waiting for the first step"
     return (f'<div style="background:#e5e7eb;border-radius:6px;height:14px;overflow:hidden">'
             f'<div class="run-progress" style="background:#2563eb;height:100%;width:{100 * share:.1f}%"></div></div>'
             f'<p style="margin:4px 0">{steps} · epoch {status.epoch:.2f}{left}</p>')
+
+
+def queue_words(status: RunStatus) -> str:
+    """Where a queued run stands and how long it may wait: the runs training now end in ..., then those ahead."""
+    text = f"waiting for a free training slot: number {status.queue_position} in the queue"
+    training = [w for w in status.waiting_for if w["state"] == "training"]
+    ahead = len(status.waiting_for) - len(training)
+    ends = [f"run {w['run']} ends in about {in_words(w['eta_seconds'])}" if w["eta_seconds"] is not None
+            else f"run {w['run']} is starting" for w in training]
+    if ends:
+        text += " · " + ", ".join(ends)
+    if ahead:
+        text += f" · then {ahead} more run{'s' if ahead > 1 else ''} queued before this one (each as long as its settings make it)"
+    return text
+
+
+def overfitting_words(status: RunStatus) -> str:
+    """A note when validation got worse after its best epoch: the model is fitting its training data too closely."""
+    from finetune.report import overfitting
+
+    seen = overfitting(status.evaluations)
+    if not seen:
+        return ""
+    kept = "the model of its last epoch" if status.state is RunState.FINISHED else "the model of its last epoch when it ends"
+    return (f"\n\n**Validation got worse after epoch {seen['best_epoch']:g}** ({seen['what']}): the model is starting "
+            f"to fit its training pairs more than the task (overfitting). The run keeps {kept}; fewer epochs, or "
+            "early stopping, would keep the best one.")
 
 
 def status_markdown(status: RunStatus) -> str:
@@ -169,7 +197,7 @@ def status_markdown(status: RunStatus) -> str:
     if status.evaluations:
         last = status.evaluations[-1]
         parts.append(f"validation accuracy {last['accuracy']:.3f}, F1 {last['f1']:.3f} (epoch {last['epoch']:g})")
-    text = " · ".join(parts)
+    text = " · ".join(parts) + overfitting_words(status)
     if status.reason:
         text += f"\n\n{status.reason}"
     if status.state is RunState.FINISHED:
