@@ -112,8 +112,13 @@ def read_pairs(path: Path):
     return pd.DataFrame(data.read_pairs(Path(path)))
 
 
-def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: int | None = None):
-    """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV.
+PROBABILITY_DIGITS = 4  # what a reader compares; the float's 17 digits say nothing more
+
+
+def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: int | None = None,
+                 answered_by: str = ""):
+    """Every pair of the file answered: its rows (other columns kept) with the predicted label, a probability per
+    label (p_<label>, rounded to PROBABILITY_DIGITS) and the run that answered; also written as CSV.
 
     With max_pairs, a longer file is refused before any is answered (the app must not spend minutes on one request)."""
     frame = read_pairs(path)
@@ -122,6 +127,8 @@ def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: in
                             "split the file")
     answers = predictor.predict_batch(list(zip(frame["sentence1"], frame["sentence2"])))
     frame["prediction"] = [answer["label"] for answer in answers]
-    frame["p_equivalent"] = [answer["probabilities"][predictor.labels[1]] for answer in answers]
+    for label in predictor.labels:
+        frame[f"p_{label}"] = [round(answer["probabilities"][label], PROBABILITY_DIGITS) for answer in answers]
+    frame["run"] = answered_by
     frame.to_csv(out_path, index=False)
     return frame

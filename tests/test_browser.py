@@ -46,6 +46,18 @@ def open_tab(page, name):
     page.get_by_role("tab", name=name).click()
 
 
+def fits(page, selector: str) -> bool:
+    """Whether the element fits the page's width: inside the page, and nothing in it scrolls sideways (no column of a
+    table hidden to the right)."""
+    return page.evaluate(f"""() => {{
+        const box = document.querySelector('{selector}');
+        const scrolling = [box, ...box.querySelectorAll('*')].filter(
+            e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX));
+        return scrolling.every(e => e.scrollWidth <= e.clientWidth + 2)
+            && box.getBoundingClientRect().right <= document.documentElement.clientWidth;
+    }}""")
+
+
 def requests_to(page, fragment: str) -> list[str]:
     """The URLs of the page's requests containing `fragment`, from now on, as they happen."""
     seen = []
@@ -70,6 +82,8 @@ def test_every_tab_opens_with_its_content_before_any_run(page):
     page.get_by_text("50 tokens").wait_for()
     assert page.get_by_text("[CLS]").first.is_visible()
     page.get_by_text("input_ids.shape").wait_for()  # the padded batch of the first pairs
+    assert "[PAD]" in page.locator("#padded-batch").inner_text()
+    assert fits(page, "#padded-batch")
     open_tab(page, "Train")
     assert page.get_by_role("button", name="Start training").is_enabled()
     page.get_by_text("Start a run, or pick one.").wait_for()
@@ -218,9 +232,12 @@ def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_ser
     assert "the bundled sample, 48 validation pairs" in summary.inner_text()  # what the run's figures were measured on
     assert summary.inner_text().count("real MRPC, 408 validation pairs") == 2  # and the references
     page.get_by_text("predictions.shape = (48, 2)").wait_for()
+    page.locator("#comparison").get_by_text(tiny_run.name).first.wait_for()
+    assert fits(page, "#misclassified") and fits(page, "#comparison")
 
     open_tab(page, "Playground")
     assert not page.locator("#no-run-yet").is_visible()
+    page.locator("#playground-ready").get_by_text("are ready").wait_for()  # prepared when chosen, before any question
     page.get_by_role("button", name="Is it a paraphrase?").click()
     for answer in ("#tuned-answer", "#base-answer"):
         page.locator(answer).get_by_text("not_equivalent").first.wait_for()

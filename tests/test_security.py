@@ -192,7 +192,8 @@ def test_duplicate_rows_are_reported_not_refused(server, tiny_run):
 def test_the_playground_keeps_an_id_column_into_the_downloadable_answers(server, tiny_run):
     rows = [{"id": f"q{i}", "sentence1": row["sentence1"], "sentence2": row["sentence2"]} for i, row in enumerate(pairs(4))]
     ok, (answers, download) = event(server.url, "ask_file", [tiny_run.name, uploaded(server.url, "ids.csv", csv_bytes(rows))])
-    assert ok and answers["headers"] == ["id", "sentence1", "sentence2", "prediction", "p_equivalent"]
+    assert ok and answers["headers"] == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent", "p_equivalent",
+                                         "run"]
     served = httpx.get(download["url"])
     assert served.status_code == 200
     assert pd.read_csv(io.BytesIO(served.content))["id"].tolist() == ["q0", "q1", "q2", "q3"]

@@ -24,7 +24,7 @@ with the labels: accuracy, and F1 of the `equivalent` class. Two references give
 """
 
 
-WRONG_COLUMNS = ["idx", "sentence1", "sentence2", "label", "prediction", "confidence", "p_equivalent"]
+WRONG_COLUMNS = ["idx", "sentence1", "sentence2", "label → predicted", "confidence"]
 
 
 def _summary(run_name: str, metrics: dict, scores: dict) -> str:
@@ -32,7 +32,7 @@ def _summary(run_name: str, metrics: dict, scores: dict) -> str:
     final = metrics["final"]
     scored_on = f"{source_label(metrics['data'])}, {metrics['validation_rows']} validation pairs"
     lines = [f"### {run_name}", "| | scored on | accuracy | F1 |", "|---|---|---|---|",
-             f"| **this run** ({metrics['model']}) | {scored_on} | **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
+             f"| **this run** ({Path(str(metrics['model'])).name}) | {scored_on} | **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
     lines += [f"| **this run** | {score['label']}, {score['n']} {score['split']} pairs | **{score['accuracy']:.3f}** | "
               f"**{score['f1']:.3f}** |" for score in scores.values()]
     lines += [f"| {name} | {REFERENCE_DATA} | {figures['accuracy']:.3f} | {figures['f1']:.3f} |"
@@ -84,7 +84,9 @@ def show_run(name: str | None):
     confusion = pd.DataFrame({"true label": LABEL_NAMES, f"predicted {LABEL_NAMES[0]}": [tn, fn],
                               f"predicted {LABEL_NAMES[1]}": [fp, tp]})
     epochs = pd.DataFrame(report.per_epoch(run_dir), columns=["epoch", "step", "accuracy", "f1", "loss"]).round(4)
-    wrong = pd.DataFrame(report.misclassified(run_dir), columns=WRONG_COLUMNS).round(3)
+    wrong = pd.DataFrame([{"idx": row["idx"], "sentence1": row["sentence1"], "sentence2": row["sentence2"],
+                           "label → predicted": f"{row['label']} → {row['prediction']}", "confidence": row["confidence"]}
+                          for row in report.misclassified(run_dir)], columns=WRONG_COLUMNS).round(3)
     choices = rescore_choices(metrics)
     return (_summary(name, metrics, evaluation.run_scores(run_dir)), epochs, confusion,
             _argmax(report.argmax_view(run_dir)), wrong, choices, gr.update(visible=choices["visible"]))
@@ -100,10 +102,20 @@ def rescore(name: str | None, source: str | None):
     return _summary(name, runs.read_metrics(run_dir), evaluation.run_scores(run_dir))
 
 
+COMPARED = ["run", "trained on", "recipe", "accuracy", "F1", "seconds"]
+
+
 @user_errors
 def compare(names: list[str]):
-    rows = pd.DataFrame(report.comparison([runs.find_run(name) for name in names or []]))
-    return rows.round({"accuracy": 4, "f1": 4, "seconds": 1})
+    """Runs side by side, in few columns that fit the page: what each trained on and with which recipe, its figures."""
+    rows = []
+    for row in report.comparison([runs.find_run(name) for name in names or []]):
+        recipe = (f"{row['preset']} · {row['epochs']:g} epochs · lr {row['learning_rate']:g} · batch {row['batch_size']}"
+                  if row.get("preset") else "")
+        trained = f"{Path(str(row['model'])).name} on {source_label(row['data'])} ({row['train_rows']})" if row.get("model") else ""
+        rows.append({"run": row["run"], "trained on": trained, "recipe": recipe, "accuracy": round(row["accuracy"], 4),
+                     "F1": round(row["f1"], 4), "seconds": round(row["seconds"], 1) if row.get("seconds") else None})
+    return pd.DataFrame(rows, columns=COMPARED)
 
 
 def gradio_temp_dir() -> Path:
@@ -155,10 +167,12 @@ def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
             confusion = gr.Dataframe(label="Confusion matrix (rows: true label)", interactive=False)
         argmax = gr.Code(label="From predictions to labels", lines=10)
         wrong = gr.Dataframe(pd.DataFrame(columns=WRONG_COLUMNS), label="Misclassified pairs, most confident first",
-                             interactive=False, wrap=True, column_widths=["6%", "32%", "32%", "9%", "9%", "6%", "6%"])
+                             interactive=False, wrap=True, elem_id="misclassified", column_widths=["6%", "35%", "35%", "14%", "10%"])
         gr.Markdown("### Runs side by side")
         compared = gr.Dropdown(label="Runs to compare", multiselect=True, choices=[], allow_custom_value=True)
-        comparison = gr.Dataframe(interactive=False, label="Settings and final validation metrics")
+        comparison = gr.Dataframe(pd.DataFrame(columns=COMPARED), interactive=False, wrap=True, elem_id="comparison",
+                                  label="Settings and final validation metrics (references: real MRPC)",
+                                  column_widths=["22%", "26%", "26%", "9%", "9%", "8%"])
         with gr.Accordion("Download or share this run", open=False):
             gr.Markdown("The zip holds the final model, its model card (README.md), metrics, settings, events and "
                         "predictions; not the checkpoints. The push sends the model, card, metrics and settings to a "

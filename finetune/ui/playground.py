@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import runs
+from finetune import FinetuneError, runs
 from finetune.access import MAX_FILE_PAIRS, check_data, upload_dir
 from finetune.predict import PAIR_COLUMNS, check_pair, predict_file, run_predictor
 from finetune.ui.api import INFERENCE
@@ -51,8 +51,26 @@ def ask_file(name: str | None, upload: str | None):
     run_dir, source = runs.finished_run(name or ""), Path(check_data(upload))
     # A folder of its own in Gradio's upload folder: the app writes nowhere but there and in its runs.
     out = Path(tempfile.mkdtemp(prefix="answers-", dir=upload_dir())) / f"{Path(upload).stem}-predictions.csv"
-    frame = predict_file(run_predictor(run_dir), source, out, max_pairs=MAX_FILE_PAIRS)
+    frame = predict_file(run_predictor(run_dir), source, out, max_pairs=MAX_FILE_PAIRS, answered_by=run_dir.name)
     return frame, str(out)
+
+
+def prepare(name: str | None):
+    """When a run is chosen: its model and its base model made ready for fast answers (exported and compiled once,
+    then kept), saying so meanwhile, so that the first question does not wait for it."""
+    if not name:
+        yield ""
+        return
+    try:
+        run_dir = runs.finished_run(name)
+    except FinetuneError as err:
+        yield f"*{err}*"
+        return
+    yield (f"⏳ Preparing run **{name}** and its base model for fast answers (the first time, about 10–20 s: each is "
+           "exported to ONNX and compiled once, then kept)…")
+    run_predictor(run_dir)
+    run_predictor(run_dir, base=True)
+    yield f"✓ Run **{name}** and its base model are ready: answers take a fraction of a second."
 
 
 def refresh(selected: str | None):
@@ -65,6 +83,7 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
         gr.Markdown(EXPLAIN)
         none_yet = gr.Markdown(NO_RUN_YET, visible=False, elem_id="no-run-yet")
         run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="playground-run")
+        ready = gr.Markdown(elem_id="playground-ready")
         with gr.Row():
             sentence1 = gr.Textbox(label="sentence1", value=EXAMPLES[0][0])
             sentence2 = gr.Textbox(label="sentence2", value=EXAMPLES[0][1])
@@ -79,10 +98,13 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
             upload = gr.File(label="Pairs to answer (.csv, .tsv, .jsonl, .parquet; columns sentence1, sentence2)",
                              file_types=[".csv", ".tsv", ".jsonl", ".parquet"], elem_id="batch-upload")
             download = gr.File(label="Answers (CSV)", elem_id="batch-download")
-        answers = gr.Dataframe(pd.DataFrame(columns=[*PAIR_COLUMNS, "prediction", "p_equivalent"]), label="Answers",
+        answers = gr.Dataframe(pd.DataFrame(columns=[*PAIR_COLUMNS, "prediction", "p_not_equivalent", "p_equivalent", "run"]),
+                               label="Answers",
                                interactive=False, wrap=True, elem_id="batch-answers")
 
     gr.on([tab.select, app.load], refresh, run, [run, none_yet], api_visibility="private")
+    run.change(prepare, run, ready, api_visibility="private", concurrency_limit=1, concurrency_id="prepare",
+               show_progress="minimal")
     gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private",
           **INFERENCE)
     upload.upload(ask_file, [run, upload], [answers, download], api_visibility="private")

@@ -1,6 +1,7 @@
 """The Tokens tab: what the tokenizer makes of one sentence pair, and of a few pairs padded into one batch."""
 from __future__ import annotations
 
+import html
 from types import SimpleNamespace
 
 import gradio as gr
@@ -72,13 +73,25 @@ def show_batch(model: str, source: str, chosen: list[int]):
         raise gr.Error(f"no pair {', '.join(f'#{i}' for i in unknown)} among the first pairs of the loaded data; pick from the list")
     batch = padded_batch(load_tokenizer(check_model(model or "bundled")), [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
     names = [f"#{i}" for i in chosen]
-    tokens = pd.DataFrame(batch["tokens"], index=names).reset_index(names="pair")
-    mask = pd.DataFrame(batch["attention_mask"], index=names).reset_index(names="pair")
     pads = sum(row.count(0) for row in batch["attention_mask"])
     summary = (f"`input_ids.shape` = `{tuple(batch['shape'])}`: {len(chosen)} pairs, each padded to "
                f"{batch['shape'][1]} tokens (lengths before padding: {batch['lengths']}); "
                f"{pads} `{batch['pad_token']}` tokens added, with attention_mask 0.")
-    return summary, tokens, mask
+    return summary, batch_html(batch, names)
+
+
+def batch_html(batch: dict, names: list[str]) -> str:
+    """The padded batch, one pair per line and its tokens wrapping to the page's width: the pads, with attention_mask
+    0, greyed and struck through, so the padding shows at a glance without a table wider than the screen."""
+    lines = []
+    for name, tokens, mask in zip(names, batch["tokens"], batch["attention_mask"]):
+        chips = "".join(
+            f'<span style="padding:1px 4px;margin:1px;border-radius:4px;background:{"#e5e7eb" if kept else "#f3f4f6"};'
+            f'{"" if kept else "color:#9ca3af;text-decoration:line-through;"}">{html.escape(token)}</span>'
+            for token, kept in zip(tokens, mask))
+        lines.append(f'<div style="display:flex;flex-wrap:wrap;align-items:center;margin:4px 0">'
+                     f'<b style="margin-right:6px">{name} ({sum(mask)} + {mask.count(0)} pad)</b>{chips}</div>')
+    return "".join(lines)
 
 
 def create_tokens_tab(app: gr.Blocks) -> SimpleNamespace:
@@ -101,13 +114,12 @@ def create_tokens_tab(app: gr.Blocks) -> SimpleNamespace:
                              allow_custom_value=True)
         pad = gr.Button("Pad them into one batch")
         batch_summary = gr.Markdown()
-        batch_tokens = gr.Dataframe(label="tokens (each row is one pair)", interactive=False)
-        batch_mask = gr.Dataframe(label="attention_mask", interactive=False)
+        batch_view = gr.HTML(elem_id="padded-batch")
 
     pair = [segmented, table, summary]
     gr.on([tokenize.click, sentence1.submit, sentence2.submit, app.load], show_pair, [model, sentence1, sentence2], pair,
           api_visibility="private")
     gr.on([source.change, app.load], pair_choices, source, chosen, api_visibility="private").then(
-        show_batch, [model, source, chosen], [batch_summary, batch_tokens, batch_mask], api_visibility="private")
-    pad.click(show_batch, [model, source, chosen], [batch_summary, batch_tokens, batch_mask], api_visibility="private")
+        show_batch, [model, source, chosen], [batch_summary, batch_view], api_visibility="private")
+    pad.click(show_batch, [model, source, chosen], [batch_summary, batch_view], api_visibility="private")
     return SimpleNamespace(model=model, source=source)
