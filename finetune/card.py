@@ -5,8 +5,8 @@ from pathlib import Path
 
 from finetune import runs
 from finetune.config import RunConfig
-from finetune.data import HUB_DATASET, HUB_SOURCES, LABEL_NAMES
-from finetune.metrics import REFERENCES
+from finetune.data import HUB_DATASET, HUB_SOURCES, LABEL_NAMES, is_real_mrpc, source_label
+from finetune.metrics import REFERENCE_DATA, REFERENCES
 from finetune.models import BUNDLED, BUNDLED_NAME
 
 CARD_FILE = "README.md"
@@ -23,11 +23,6 @@ def base_model(model: str) -> str | None:
     if Path(model).expanduser().exists():
         return None
     return model
-
-
-def is_real_mrpc(data: str) -> bool:
-    """GLUE MRPC itself (from the Hub or Microsoft's files): only then are the results MRPC's, comparable to the course's."""
-    return data in HUB_SOURCES or (Path(data).expanduser() / "msr_paraphrase_train.txt").is_file()
 
 
 def _dataset(config: RunConfig, metrics: dict) -> dict:
@@ -75,7 +70,8 @@ def card_text(run_dir: Path, config: RunConfig, metrics: dict) -> str:
     base = base_model(config.model) or f"The local model `{Path(config.model).name}`"  # the server's paths stay on it
     data = ("GLUE MRPC (`nyu-mll/glue`, config `mrpc`)" if is_real_mrpc(config.data)
             else f"`{config.data}` (MRPC-style sentence pairs, not GLUE MRPC itself: its figures do not compare with the references)")
-    references = "\n".join(f"| {name} | {f['accuracy']:.3f} | {f['f1']:.3f} |" for name, f in REFERENCES.items())
+    references = "\n".join(f"| {name} | {REFERENCE_DATA} | {f['accuracy']:.3f} | {f['f1']:.3f} |"
+                           for name, f in REFERENCES.items())
     return f"""
 # {Path(run_dir).name}
 
@@ -85,9 +81,9 @@ which follows the Hugging Face course's chapter
 
 ## Results on the validation split ({final['n']} pairs)
 
-| | accuracy | F1 |
-|---|---|---|
-| **this model** | **{final['accuracy']:.4f}** | **{final['f1']:.4f}** |
+| | scored on | accuracy | F1 |
+|---|---|---|---|
+| **this model** | {source_label(config.data)}, {final['n']} validation pairs | **{final['accuracy']:.4f}** | **{final['f1']:.4f}** |
 {references}
 
 The course's bert-base-uncased is what the chapter reaches; *always 'equivalent'* answers the majority label and has

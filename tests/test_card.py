@@ -35,9 +35,10 @@ def test_a_finished_run_has_a_model_card_with_hub_metadata(tiny_run, tiny_bert):
 def test_the_card_shows_metrics_per_epoch_hyperparameters_references_and_how_to_load(tiny_run):
     text = (tiny_run / "README.md").read_text()
     metrics = runs.read_metrics(tiny_run)
-    assert f"| **this model** | **{metrics['final']['accuracy']:.4f}** | **{metrics['final']['f1']:.4f}** |" in text
-    assert "| course bert-base-uncased | 0.858 | 0.900 |" in text
-    assert "| always 'equivalent' | 0.684 | 0.812 |" in text
+    assert (f"| **this model** | the bundled sample, 48 validation pairs | **{metrics['final']['accuracy']:.4f}** | "
+            f"**{metrics['final']['f1']:.4f}** |") in text  # what its figures were measured on
+    assert "| course bert-base-uncased | real MRPC, 408 validation pairs | 0.858 | 0.900 |" in text
+    assert "| always 'equivalent' | real MRPC, 408 validation pairs | 0.684 | 0.812 |" in text
     for epoch in metrics["per_epoch"]:
         assert f"| {epoch['epoch']:g} | {epoch['step']} | {epoch['accuracy']:.4f} | {epoch['f1']:.4f} |" in text
     assert "| learning rate | 0.001 |" in text and "| batch size (per process) | 16 |" in text
