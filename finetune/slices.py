@@ -51,9 +51,13 @@ def _figures(name: str, labels: list[int], predictions: list[int]) -> dict:
             "predicted_equivalent": sum(predictions) / n if n else None}
 
 
-def slices(rows: list[dict], predictions: list[int]) -> dict[str, list[dict]]:
+def slices(rows: list[dict], predictions: list[int] | None = None) -> dict[str, list[dict]]:
     """For each slicing, one row per bin (in order, empty bins too): n, accuracy, F1, and the shares of pairs labelled
-    and predicted equivalent. Every pair falls in one bin of each slicing, so each slicing's n adds up to len(rows)."""
+    and predicted equivalent. Every pair falls in one bin of each slicing, so each slicing's n adds up to len(rows).
+
+    `rows` have sentence1, sentence2 and label; the predictions are given, or each row's own "prediction" (as
+    predictions.jsonl and evaluation's answered rows have them)."""
+    predictions = [row["prediction"] for row in rows] if predictions is None else predictions
     where = [slice_of(row["sentence1"], row["sentence2"]) for row in rows]
     names = {"overlap": [name for _, name in OVERLAP_BINS], "length": [name for _, name in LENGTH_BINS],
              "numbers": list(NUMBER_KINDS)}
@@ -67,8 +71,7 @@ def slices(rows: list[dict], predictions: list[int]) -> dict[str, list[dict]]:
 
 def run_slices(run_dir: Path) -> dict[str, list[dict]]:
     """The slices of a finished run's final validation answers (predictions.jsonl)."""
-    rows = report.predictions(run_dir)
-    return slices(rows, [row["prediction"] for row in rows])
+    return slices(report.predictions(run_dir))
 
 
 def format_slices(found: dict[str, list[dict]]) -> str:

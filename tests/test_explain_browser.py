@@ -28,7 +28,7 @@ def test_one_click_from_the_playgrounds_answer_explains_the_same_pair_for_run_an
     page.locator("#tuned-answer").get_by_text("%").first.wait_for()
     page.get_by_role("button", name="Explain this answer").click()
 
-    assert page.get_by_role("tab", name="Explain").get_attribute("aria-selected") == "true"
+    page.get_by_role("tab", name="Explain", selected=True).wait_for()  # the click opened the Explain tab
     assert page.locator("#explain-sentence1 textarea").input_value() == EXAMPLES[0][0]  # the Playground's pair
     assert page.locator("#explain-sentence2 textarea").input_value() == EXAMPLES[0][1]
     assert explained_run.name in page.locator("#explain-run input").input_value()
