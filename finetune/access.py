@@ -130,3 +130,13 @@ def blocked_paths() -> list[str]:
 def launch_settings() -> dict:
     """The keyword arguments of demo.launch() that set what the app serves and accepts."""
     return {"max_file_size": max_file_size(), "allowed_paths": [], "blocked_paths": blocked_paths()}
+
+
+def real_mrpc_choices() -> list[tuple[str, str]]:
+    """(shown name, source) of real MRPC at hand for the page: the Hub when it answers or its copy is cached, and
+    MRPC folders among the allowed ones."""
+    from finetune.data import hub_mrpc_cached, is_real_mrpc
+    from finetune.hub import hub_reachable
+
+    found = [("GLUE MRPC from the Hub (nyu-mll/glue)", "hub")] if hub_reachable() or hub_mrpc_cached() else []
+    return found + [(name, source) for name, source in data_choices() if is_real_mrpc(source)]

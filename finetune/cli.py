@@ -131,35 +131,29 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from finetune.data import load_mrpc
-    from finetune.metrics import confusion_matrix, score
-    from finetune.predict import Predictor
+    from finetune import runs
+    from finetune.evaluation import score_run, score_split
 
-    dataset = load_mrpc(args.data)
-    if args.split not in dataset:
-        raise FinetuneError(f"data {args.data} has no {args.split} split (it has {', '.join(dataset)})")
-    rows = dataset[args.split]
-    labels = rows["label"]
-    if any(label not in (0, 1) for label in labels):
-        raise FinetuneError(f"the {args.split} split of {args.data} has no labels to score against")
-    predictor = Predictor(args.model)
-    answers = predictor.predict_batch(list(zip(rows["sentence1"], rows["sentence2"])), batch_size=args.batch_size)
-    preds = [predictor.labels.index(a["label"]) for a in answers]
-    result = {**score(preds, labels), "confusion_matrix": confusion_matrix(preds, labels), "n": len(labels)}
+    run_dir = Path(args.model)
+    if runs.is_run_dir(run_dir) and runs.state_of(run_dir)[0] is runs.RunState.FINISHED:
+        result = score_run(run_dir, args.data, args.split)  # kept in the run: the Evaluate tab shows it too
+    else:
+        result = score_split(args.model, args.data, args.split, batch_size=args.batch_size)
+    figures = {key: result[key] for key in ("accuracy", "f1", "confusion_matrix", "n", "loss")}
     if args.slices:
-        from finetune.slices import slices
+        from finetune.slices import split_slices
 
-        result["slices"] = slices(list(rows), preds)
+        figures["slices"] = split_slices(args.model, args.data, args.split, args.batch_size)
     if args.json:
-        _emit(result)
+        _emit(figures)
     else:
         (tn, fp), (fn, tp) = result["confusion_matrix"]
-        print(f"{args.split}: accuracy {result['accuracy']:.4f}  F1 {result['f1']:.4f}  n={result['n']}\n"
-              f"confusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
+        print(f"{result['label']}, {args.split}: accuracy {result['accuracy']:.4f}  F1 {result['f1']:.4f}  "
+              f"n={result['n']}\nconfusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
         if args.slices:
             from finetune.slices import format_slices
 
-            print(format_slices(result["slices"]))
+            print(format_slices(figures["slices"]))
     return 0
 
 

@@ -231,7 +231,11 @@ PRESETS: dict[str, dict] = {
     # at lr 1e-4 to reach the course's accuracy and F1.
     "default": {"epochs": 3.0, "learning_rate": 1e-4, "batch_size": 32, "weight_decay": 0.01, "warmup_ratio": 0.1,
                 "dropout": 0.0, "freeze_embeddings": True, "precision": "auto", "sampling": "group_by_length"},
-    # A quick look in a class: about a minute on the bundled sample (0.90 accuracy there); on real MRPC a subset.
-    "demo": {"epochs": 6.0, "learning_rate": 1e-4, "batch_size": 16, "weight_decay": 0.01, "warmup_ratio": 0.1,
-             "precision": "auto", "sampling": "group_by_length", "max_train_samples": 800, "logging_steps": 5},
+    # A lesson's run: the default recipe for 5 epochs on the bundled sample's 1,500 training pairs, about a minute on
+    # 2 cores, and a model that transfers: 0.750 accuracy / 0.819 F1 on real MRPC validation with seed 42, 0.748 /
+    # 0.814 with seed 7 (always "equivalent": 0.684 / 0.812). Chosen for that transfer, not for the sample's own
+    # validation (0.88 / 0.91). On other data it keeps at most 1,500 training pairs, so it stays about as short.
+    "demo": {"epochs": 5.0, "learning_rate": 1e-4, "batch_size": 32, "weight_decay": 0.01, "warmup_ratio": 0.1,
+             "dropout": 0.0, "freeze_embeddings": True, "precision": "auto", "sampling": "group_by_length",
+             "max_train_samples": 1500, "logging_steps": 5},
 }

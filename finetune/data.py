@@ -142,7 +142,7 @@ def _load_hub() -> datasets.DatasetDict:
     except OSError as error:  # ConnectionError offline; FileNotFoundError and HTTP errors online
         if offline:
             raise DataError(f"cannot load {'/'.join(HUB_DATASET)}: the Hugging Face Hub cannot be reached and nothing "
-                            "is cached; use --data sample or a local folder of MRPC files") from error
+                            "is cached; use the bundled sample ('sample') or a local folder of MRPC files") from error
         raise DataError(f"cannot load {'/'.join(HUB_DATASET)} from the Hub: {error}") from error
     return dd.select_columns(list(COLUMNS)).cast(mrpc_features())
 

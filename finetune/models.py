@@ -48,7 +48,7 @@ def resolve_model(name: str) -> str:
 def _hub_failure(name: str, err: Exception) -> ModelError:
     if use_cache_when_offline():
         return ModelError(f"cannot load {name!r}: the Hugging Face Hub cannot be reached and it is not in the local cache; "
-                          f"use --model bundled (all-MiniLM-L6-v2, installed) or a local model folder")
+                          f"use the bundled model ('bundled': all-MiniLM-L6-v2, installed) or a local model folder")
     return ModelError(f"cannot load {name!r}: {str(err).splitlines()[0]}")
 
 

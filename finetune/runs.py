@@ -19,6 +19,7 @@ CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
+SCORES_FILE = "scores.json"  # the finished run scored on other data (real MRPC, say): evaluation.score_run
 STOP_FILE = "STOP"
 PID_FILE = "pid"
 PID_START_FILE = "pid.start"  # "PID START": the process's start time, so a reused pid is not taken for the run's
@@ -28,7 +29,8 @@ LOG_FILE = "output.log"  # the training process's stdout and stderr when the app
 # What the app writes into a new run folder before the CLI starts (config.json too: a queued run must survive a restart).
 LAUNCH_FILES = {LOG_FILE, PID_FILE, PID_START_FILE, EVENTS_FILE, OWNER_FILE, QUEUE_FILE, CONFIG_FILE}
 CHECKPOINTS_DIR = "checkpoints"
-PARTIAL_DIR = ".partial"  # under checkpoints/: a checkpoint being written, renamed to checkpoints/checkpoint-N when complete
+# Written (fsynced) into checkpoint-N once every process has finished writing it: a folder without it is a save cut short.
+CHECKPOINT_MARKER = "COMPLETE"
 CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # with the weights, what resuming needs
 MODEL_DIR = "model"
 LOG_TAIL_BYTES = 16_384
@@ -216,14 +218,14 @@ def stop_requested(run_dir: Path) -> bool:
 
 
 def checkpoint_complete(folder: Path) -> bool:
-    """A checkpoint-N folder holding the weights, optimizer, scheduler and trainer state."""
+    """A checkpoint-N folder marked complete, holding the weights, optimizer, scheduler and trainer state."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
-    return re.fullmatch(r"checkpoint-\d+", folder.name) is not None and has_weights and all(
-        (folder / name).is_file() for name in CHECKPOINT_FILES)
+    return re.fullmatch(r"checkpoint-\d+", folder.name) is not None and (folder / CHECKPOINT_MARKER).is_file() and (
+        has_weights and all((folder / name).is_file() for name in CHECKPOINT_FILES))
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint-N folder, or None; ones still being written (under .partial/) never count."""
+    """The newest complete checkpoint-N folder, or None; one still being written (not yet marked) never counts."""
     folder = Path(run_dir) / CHECKPOINTS_DIR
     found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and checkpoint_complete(p)]
     return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
@@ -313,7 +315,7 @@ def browser_secret() -> str:
     return path.read_text().strip()
 
 
-NO_FINISHED_RUN = ("no finished run yet: start one in the Train tab (the demo preset takes a few minutes on a laptop) "
+NO_FINISHED_RUN = ("no finished run yet: start one in the Train tab (the demo preset takes about a minute) "
                    "or with: python -m finetune train --preset demo")
 
 

@@ -84,3 +84,12 @@ def format_slices(found: dict[str, list[dict]]) -> str:
                        f"predicted equivalent {row['predicted_equivalent']:.0%}" if row["n"] else "")
             lines.append(f"  {row['slice']:<18} n={row['n']:<4} {figures}")
     return "\n".join(lines)
+
+
+def split_slices(model: str, source: str, split: str = "validation", batch_size: int = 64) -> dict[str, list[dict]]:
+    """The slices of a model's answers on a split of a data source, answered by evaluation's one path."""
+    from finetune.data import load_mrpc
+    from finetune.evaluation import evaluate_model
+
+    _, answered = evaluate_model(model, load_mrpc(source)[split], batch_size=batch_size)
+    return slices(answered)

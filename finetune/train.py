@@ -52,13 +52,26 @@ def record(run_dir: Path, kind: str, **fields) -> None:
         runs.append_event(run_dir, kind, **fields)
 
 
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _wait_for_everyone() -> None:
+    """Every process reaches this point before any goes on (nothing to wait for in a single process)."""
+    if _distributed():
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
 def _stop_everywhere(run_dir: Path) -> bool:
     """A stop request, agreed by all processes so that they leave the training loop at the same step."""
     wanted = _signalled["stop"] or runs.stop_requested(run_dir)
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+    if _distributed():
         import torch
+        import torch.distributed as dist
 
         flag = torch.tensor([int(wanted)])
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -87,8 +100,9 @@ def _describe(event: dict) -> str:
     return f"{where}  loss {event['loss']:.4f}  learning rate {event['learning_rate']:.3g}{eta}"
 
 
-def make_callback(run_dir: Path, echo: bool):
-    """A TrainerCallback that writes the event log (rank 0 only) and honours stop requests."""
+def make_callback(run_dir: Path, echo: bool, precision: str):
+    """A TrainerCallback that writes the event log (rank 0 only) and honours stop requests; `precision` is what the
+    Trainer's evaluations compute in (the final one, finetune.evaluation's, is fp32)."""
     from transformers import TrainerCallback
 
     class RunCallback(TrainerCallback):
@@ -106,7 +120,7 @@ def make_callback(run_dir: Path, echo: bool):
             common = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0.0, 4)}
             if "eval_loss" in logs:
                 event = runs.append_event(run_dir, "eval", **common, loss=logs["eval_loss"],
-                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"))
+                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"), precision=precision)
             elif "loss" in logs:
                 event = runs.append_event(run_dir, "log", **common, loss=logs["loss"], learning_rate=logs.get("learning_rate"),
                                           grad_norm=logs.get("grad_norm"), eta_seconds=self._eta(state))
@@ -121,7 +135,8 @@ def make_callback(run_dir: Path, echo: bool):
             return round((time.monotonic() - started) / done * (state.max_steps - state.global_step), 1) if done else None
 
         def on_step_end(self, args, state, control, **kwargs):
-            if _stop_everywhere(run_dir):
+            # At the last step the run is finished whatever was asked: it ends with its model and final figures.
+            if state.global_step < state.max_steps and _stop_everywhere(run_dir):
                 self.stopped = True
                 control.should_training_stop = True
                 control.should_save = True
@@ -130,10 +145,8 @@ def make_callback(run_dir: Path, echo: bool):
 
 
 def _guarded_trainer(base):
-    """Trainer that writes each checkpoint under checkpoints/.partial/ and renames it when complete, and stops at
-    the first non-finite loss: neither a half-written nor a NaN checkpoint can ever be resumed from."""
+    """Trainer that stops at the first non-finite loss, before the optimizer applies it to the weights."""
     import torch
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
     class GuardedTrainer(base):
         def training_step(self, model, inputs, *args, **kwargs):
@@ -143,36 +156,78 @@ def _guarded_trainer(base):
                                     f"{_kept(self.args.output_dir)}: lower the learning rate")
             return loss
 
-        def _save_checkpoint(self, model, trial):
-            if not all(torch.isfinite(p).all() for p in self.model.parameters()):
-                raise NonFiniteLoss(f"weights became non-finite at step {self.state.global_step}; "
-                                    f"{_kept(self.args.output_dir)}: lower the learning rate")
-            final_dir = self.args.output_dir
-            partial_dir = os.path.join(final_dir, runs.PARTIAL_DIR)
-            name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
-            shutil.rmtree(os.path.join(partial_dir, name), ignore_errors=True)
-            self.args.output_dir, limit = partial_dir, self.args.save_total_limit
-            self.args.save_total_limit = None  # rotation runs below, on the real folder
-            try:
-                super()._save_checkpoint(model, trial)
-            finally:
-                self.args.output_dir, self.args.save_total_limit = final_dir, limit
-            self.accelerator.wait_for_everyone()  # every process's rng state is in the folder before it is renamed
-            if not self.args.should_save:
-                return
-            best = os.path.join(final_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.best_global_step}")
-            if self.state.best_global_step and (os.path.exists(best) or self.state.best_global_step == self.state.global_step):
-                self.state.best_model_checkpoint = best
-                self.state.save_to_json(os.path.join(partial_dir, name, "trainer_state.json"))
-            target = os.path.join(final_dir, name)
-            shutil.rmtree(target, ignore_errors=True)  # a step saved twice (stop at an epoch's end): the newer wins
-            os.replace(os.path.join(partial_dir, name), target)
-            with contextlib.suppress(OSError):
-                os.rmdir(partial_dir)  # empty now: nothing is left lying around in checkpoints/
-            rotate_checkpoints(output_dir=final_dir, save_total_limit=limit,
-                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=False)
-
     return GuardedTrainer
+
+
+def make_checkpoint_callback(keep: int):
+    """A TrainerCallback that makes every checkpoint trustworthy through public hooks only.
+
+    Each checkpoint is marked complete (runs.CHECKPOINT_MARKER) once every process has written its part, so a save cut
+    short is never resumed from; at most `keep` are kept, always with the best by F1; non-finite weights never reach
+    one. The last step is neither evaluated nor saved by the Trainer: the run saves its model and scores it once, in
+    fp32 (finetune.evaluation). Trainer calls its DefaultFlowCallback before the callbacks it is given, so the flags
+    set here are the last word; pass this callback after make_callback's, whose stop request asks for a save.
+    """
+    import torch
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+
+    def folder(args, state) -> Path:
+        return Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+
+    class CheckpointCallback(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            self._before_saving(args, state, control, model)
+
+        def on_epoch_end(self, args, state, control, model=None, **kwargs):
+            self._before_saving(args, state, control, model)
+
+        def _before_saving(self, args, state, control, model):
+            if state.global_step >= state.max_steps:
+                control.should_evaluate = control.should_save = False
+            if not control.should_save:
+                return
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                raise NonFiniteLoss(f"weights became non-finite at step {state.global_step}; "
+                                    f"{_kept(args.output_dir)}: lower the learning rate")
+            if state.is_world_process_zero:  # the same step saved again (a stop at an epoch's end): unmarked meanwhile
+                (folder(args, state) / runs.CHECKPOINT_MARKER).unlink(missing_ok=True)
+
+        def on_save(self, args, state, control, **kwargs):
+            _wait_for_everyone()  # every process's files (its rng state) are in the folder before it is marked
+            if state.is_world_process_zero:
+                _mark_complete(folder(args, state))
+                rotate_checkpoints(output_dir=args.output_dir, save_total_limit=keep,
+                                   best_model_checkpoint=state.best_model_checkpoint, use_mtime=False)
+
+    return CheckpointCallback()
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _mark_complete(checkpoint: Path) -> None:
+    """The checkpoint's files on disk first, then the marker: after a crash, even of the host, a marked folder is whole."""
+    for path in checkpoint.iterdir():
+        if path.is_file():
+            _fsync(path)
+    with open(checkpoint / runs.CHECKPOINT_MARKER, "w", encoding="utf-8") as marker:
+        marker.write(f"{checkpoint.name} complete\n")
+        marker.flush()
+        os.fsync(marker.fileno())
+    _fsync(checkpoint)  # the marker's directory entry
+
+
+def _remove_incomplete_checkpoints(run_dir: Path) -> None:
+    """Checkpoint folders a save left unmarked: never resumed from, and not to be counted when rotating."""
+    for folder in (run_dir / runs.CHECKPOINTS_DIR).glob("checkpoint-*"):
+        if folder.is_dir() and not runs.checkpoint_complete(folder):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _kept(checkpoints: str) -> str:
@@ -217,7 +272,7 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
         logging_strategy="steps",
         logging_steps=config.logging_steps,
         logging_first_step=True,
-        save_total_limit=config.save_total_limit,
+        save_total_limit=None,  # rotated by make_checkpoint_callback once a checkpoint is marked complete
         metric_for_best_model="f1",  # the best checkpoint is kept on top of the last save_total_limit ones
         greater_is_better=True,
         seed=config.seed,
@@ -228,6 +283,10 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
         report_to=config.report_to,  # "none" by default: the run folder's event log is the record
         disable_tqdm=not sys.stderr.isatty(),
         dataloader_num_workers=0,
+        # True (the default) multiplies the loss by the number of processes for any model whose forward takes
+        # **kwargs, expecting it to divide by num_items_in_batch; a classifier's loss is already a per-batch mean, so
+        # under torchrun the loss and its gradient came out twice as large. DDP's gradient averaging is all it needs.
+        average_tokens_across_devices=False,
     )
 
 
@@ -247,54 +306,15 @@ def _prepare_data(config: RunConfig, tokenizer):
     return raw, tokenize_dataset(raw, tokenizer, config.max_length)
 
 
-def _per_epoch(log_history: list[dict]) -> list[dict]:
+def _per_epoch(log_history: list[dict], precision: str) -> list[dict]:
+    """The Trainer's evaluations (one per epoch but the last), in the precision it computed them in."""
     return [{"epoch": round(h["epoch"], 4), "step": h["step"], "accuracy": h["eval_accuracy"], "f1": h["eval_f1"],
-             "loss": h["eval_loss"]} for h in log_history if "eval_accuracy" in h]
+             "loss": h["eval_loss"], "precision": precision} for h in log_history if "eval_accuracy" in h]
 
 
-class _LastEvaluation:
-    """Trainer's compute_metrics, keeping the logits of the latest evaluation and the step it was made at: the final
-    model's answers on validation are then those of the evaluation at the last step, not a second pass over it."""
-
-    trainer = None
-    step, logits = None, None
-
-    def metrics(self, eval_pred) -> dict:
-        from finetune.metrics import compute_metrics
-
-        self.step = self.trainer.state.global_step if self.trainer else None
-        self.logits = eval_pred.predictions
-        return compute_metrics(eval_pred)
-
-    def at(self, step: int):
-        return self.logits if self.step == step else None
-
-
-def _write_predictions(trainer, raw_validation, tokenized_validation, run_dir: Path, last=None) -> dict:
-    """Score the final model on validation; keep each row's prediction for the Evaluate view."""
-    import numpy as np
-
-    from finetune.metrics import confusion_matrix, score
-
-    predictions = last.at(trainer.state.global_step) if last else None
-    if predictions is None or len(predictions) != len(tokenized_validation):
-        predictions = trainer.predict(tokenized_validation).predictions
-    # Length-grouped batching hands the rows to predict in its sampler's order: put each answer back on its row.
-    sampler = trainer._get_eval_sampler(tokenized_validation)
-    order = np.asarray(list(sampler) if sampler is not None else range(len(tokenized_validation)))
-    logits = np.empty(predictions.shape, dtype="float64")
-    logits[order] = predictions
-    probs = np.exp(logits - logits.max(-1, keepdims=True))
-    probs /= probs.sum(-1, keepdims=True)
-    preds = probs.argmax(-1)
-    labels = np.asarray(raw_validation["label"])
-    if trainer.is_world_process_zero():
-        rows = ({"idx": row["idx"], "sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": row["label"],
-                 "prediction": int(pred), "probabilities": [float(p[0]), float(p[1])]}
-                for row, pred, p in zip(raw_validation, preds, probs))
-        with open(run_dir / runs.PREDICTIONS_FILE, "w", encoding="utf-8") as out:
-            out.writelines(json.dumps(row) + "\n" for row in rows)
-    return {**score(preds, labels), "confusion_matrix": confusion_matrix(preds, labels), "n": len(labels)}
+def _write_predictions(run_dir: Path, answers: list[dict]) -> None:
+    with open(run_dir / runs.PREDICTIONS_FILE, "w", encoding="utf-8") as out:
+        out.writelines(json.dumps(row) + "\n" for row in answers)
 
 
 def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = False) -> dict:
@@ -313,7 +333,8 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
             config.save(run_dir / runs.CONFIG_FILE)
         (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
         runs.record_pid(run_dir, os.getpid())
-        shutil.rmtree(run_dir / runs.CHECKPOINTS_DIR / runs.PARTIAL_DIR, ignore_errors=True)  # a save cut short
+        if resume:
+            _remove_incomplete_checkpoints(run_dir)
     previous = signal.signal(signal.SIGTERM, _on_signal)
     _signalled.update(stop=False, reason=None)
     if os.environ.get(PARENT_ENV, "").isdigit():
@@ -339,8 +360,8 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
 def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool) -> dict:
     from transformers import PrinterCallback, Trainer
 
-    from finetune.card import write_model_card
     from finetune.device import describe
+    from finetune.metrics import compute_metrics
     from finetune.models import load_classifier, load_tokenizer
     from finetune.tokens import collator
 
@@ -351,14 +372,12 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     tokenizer = load_tokenizer(config.model)
     raw, tokenized = _prepare_data(config, tokenizer)
     model = prepare_model(load_classifier(config.model, seed=config.seed), config, device)
-    last_evaluation = _LastEvaluation()
     args = _training_arguments(config, run_dir, precision, device)
-    callback = make_callback(run_dir, echo and args.disable_tqdm)
+    callback = make_callback(run_dir, echo and args.disable_tqdm, precision)
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
-        processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=last_evaluation.metrics,
-        callbacks=[callback])
-    last_evaluation.trainer = trainer
+        processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
+        callbacks=[callback, make_checkpoint_callback(config.save_total_limit)])  # this order: see its docstring
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()
@@ -368,19 +387,40 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
         record(run_dir, "status", status="stopped", step=trainer.state.global_step, reason=_signalled["reason"],
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         return {}
-    final = _write_predictions(trainer, raw["validation"], tokenized["validation"], run_dir, last_evaluation)
-    metrics = {
-        "model": config.model, "data": config.data, "preset": config.preset, "device": device, "precision": precision,
-        "hardware": hardware["hardware"], "world_size": args.world_size, "train_rows": len(tokenized["train"]), "validation_rows": final["n"],
-        "final": final, "per_epoch": _per_epoch(trainer.state.log_history),
-        "train_seconds": round(seconds, 2), "train_samples_per_second": result.metrics.get("train_samples_per_second"),
-        "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step, "peak_rss_mb": peak_rss_mb(),
-    }
     if trainer.is_world_process_zero():
         trainer.save_model(str(run_dir / runs.MODEL_DIR))
         tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
-        (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-        write_model_card(run_dir, config, metrics)
-        record(run_dir, "status", status="finished", accuracy=final["accuracy"], f1=final["f1"],
-                          seconds=metrics["train_seconds"])
-    return metrics
+        metrics = {
+            "model": config.model, "data": config.data, "preset": config.preset, "device": device, "precision": precision,
+            "hardware": hardware["hardware"], "world_size": args.world_size, "train_rows": len(tokenized["train"]),
+            **_final_evaluation(run_dir, raw["validation"], trainer.state, precision, echo),
+            "train_seconds": round(seconds, 2), "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+            "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step, "peak_rss_mb": peak_rss_mb(),
+        }
+        _finish(run_dir, config, metrics)
+    _wait_for_everyone()  # the other processes return what rank 0 wrote
+    return runs.read_metrics(run_dir)
+
+
+def _final_evaluation(run_dir: Path, validation, state, precision: str, echo: bool) -> dict:
+    """The saved model scored once on validation, in fp32, as `evaluate` and the Playground answer it: the run's final
+    figures, its predictions file and its last eval event."""
+    from finetune.evaluation import evaluate_model
+
+    final, answers = evaluate_model(str(run_dir / runs.MODEL_DIR), validation)
+    _write_predictions(run_dir, answers)
+    last = {"epoch": round(state.epoch or 0.0, 4), "step": state.global_step, "accuracy": final["accuracy"],
+            "f1": final["f1"], "loss": final["loss"], "precision": "fp32"}
+    event = runs.append_event(run_dir, "eval", max_steps=state.max_steps, **last)
+    if echo:
+        print(_describe(event), flush=True)
+    return {"validation_rows": final["n"], "final": final, "per_epoch": [*_per_epoch(state.log_history, precision), last]}
+
+
+def _finish(run_dir: Path, config: RunConfig, metrics: dict) -> None:
+    from finetune.card import write_model_card
+
+    (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_model_card(run_dir, config, metrics)
+    runs.append_event(run_dir, "status", status="finished", accuracy=metrics["final"]["accuracy"],
+                      f1=metrics["final"]["f1"], seconds=metrics["train_seconds"])

@@ -28,8 +28,21 @@ def test_data_comes_from_the_sample_the_hub_uploads_and_the_allowed_folders_only
 def test_without_allowed_folders_only_the_built_in_sources_and_uploads_are_served(monkeypatch, tmp_path):
     monkeypatch.delenv(access.DATA_DIRS_ENV, raising=False)
     assert access.data_roots() == []
-    with pytest.raises(AccessError, match="the operator has not set"):
+    with pytest.raises(AccessError, match="the operator has allowed no server folders"):
         check_data(str(tmp_path))
+
+
+def test_allowed_folders_are_offered_and_their_entries_accepted_by_name(allowed, mrpc_dir):
+    import shutil
+
+    shutil.copytree(mrpc_dir, allowed / "mrpc")  # the operator's copy of real MRPC, found by its name under the folder
+    assert check_data("pairs.csv") == str((allowed / "pairs.csv").resolve())
+    assert check_data("mrpc") == check_data("mrpc/") == str((allowed / "mrpc").resolve())
+    assert (f"pairs.csv (in {allowed})", str((allowed / "pairs.csv").resolve())) in access.data_choices()
+    assert access.real_mrpc_choices() == [(f"mrpc (in {allowed})", str((allowed / "mrpc").resolve()))]  # no Hub
+    for outside in ("escape.csv", "../allowed-not", "nothing-here"):
+        with pytest.raises(AccessError, match="one of the files and folders in"):
+            check_data(outside)
 
 
 def test_models_come_from_the_bundled_one_hub_ids_runs_and_allowed_folders(tmp_path, monkeypatch, tiny_bert):

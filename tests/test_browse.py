@@ -7,17 +7,17 @@ from finetune.data import DataError
 
 def test_overview_shows_the_datasetdict_features_and_label_balance():
     view = browse.overview("sample")
-    assert view["repr"].startswith("DatasetDict({") and "num_rows: 320" in view["repr"] and "num_rows: 100" in view["repr"]
+    assert view["repr"].startswith("DatasetDict({") and "num_rows: 1500" in view["repr"] and "num_rows: 300" in view["repr"]
     assert "ClassLabel(names=['not_equivalent', 'equivalent']" in view["features"]
     assert view["splits"] == ["train", "validation"]
     counts = {(b["split"], b["label"]): b["rows"] for b in view["balance"]}
-    assert counts[("train", "equivalent")] + counts[("train", "not_equivalent")] == 320
+    assert counts[("train", "equivalent")] + counts[("train", "not_equivalent")] == 1500
     assert all(0 <= b["share"] <= 1 for b in view["balance"])
 
 
 def test_pages_filter_by_label_and_text_and_stay_in_range():
     everything = browse.page("sample", "train", 1, 10)
-    assert everything["matching"] == 320 and everything["pages"] == 32 and len(everything["rows"]) == 10
+    assert everything["matching"] == 1500 and everything["pages"] == 150 and len(everything["rows"]) == 10
     assert [r["idx"] for r in everything["rows"]] == list(range(10))
     negatives = browse.page("sample", "train", 1, 50, label="not_equivalent")
     assert negatives["matching"] == browse.overview("sample")["balance"][0]["rows"]
@@ -25,8 +25,8 @@ def test_pages_filter_by_label_and_text_and_stay_in_range():
     found = browse.page("sample", "validation", 1, 10, query="PERCENT")
     assert found["matching"] > 0
     assert all("percent" in (r["sentence1"] + r["sentence2"]).lower() for r in found["rows"])
-    beyond = browse.page("sample", "train", 99, 100)
-    assert beyond["page"] == beyond["pages"] == 4 and len(beyond["rows"]) == 20
+    beyond = browse.page("sample", "train", 99, 400)
+    assert beyond["page"] == beyond["pages"] == 4 and len(beyond["rows"]) == 300
     assert browse.page("sample", "train", 1, 10, query="no sentence says this")["rows"] == []
 
 

@@ -64,7 +64,7 @@ def fill(page, label, value):
 
 
 def test_every_tab_opens_with_its_content_before_any_run(page):
-    page.get_by_text("num_rows: 320").wait_for()
+    page.get_by_text("num_rows: 1500").wait_for()
     assert "ClassLabel(names=['not_equivalent', 'equivalent']" in page.locator("body").inner_text()
     open_tab(page, "Tokens")
     page.get_by_text("50 tokens").wait_for()
@@ -80,15 +80,45 @@ def test_every_tab_opens_with_its_content_before_any_run(page):
 
 
 def test_the_data_browser_filters_searches_and_shows_a_whole_row(page):
-    page.get_by_text("320 matching rows").wait_for()
+    page.get_by_text("1500 matching rows").wait_for()
     page.get_by_role("radio", name="not_equivalent").check()
-    page.get_by_text("102 matching rows").wait_for()
+    page.get_by_text("480 matching rows").wait_for()
     search = page.get_by_label("Search both sentences (Enter)")
     search.fill("percent")
     search.press("Enter")
-    page.get_by_text("19 matching rows").wait_for()
+    page.get_by_text("66 matching rows").wait_for()
     page.locator("#data-rows").get_by_role("gridcell").filter(has_text="percent").first.click()
     page.locator("#data-row").get_by_text("label not_equivalent").wait_for()
+
+
+def test_a_failed_load_keeps_the_last_data_browsable_and_server_files_load_by_name(page, app_server):
+    page.get_by_text("1500 matching rows").wait_for()
+    page.get_by_role("radio", name="nyu-mll/glue on the Hub").check()  # offline here: it cannot load
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("Could not load it, so the data shown is still the last that loaded").first.wait_for()
+    assert "num_rows: 1500" in page.locator("body").inner_text() and "Error" not in page.locator("#data-rows").inner_text()
+    page.get_by_role("radio", name="not_equivalent").check()  # browsing still works on the data that loaded
+    page.get_by_text("480 matching rows").wait_for()
+
+    rows = "".join(f"first sentence {i},second sentence {i},{i % 2}\n" for i in range(30))
+    (app_server.data / "class.csv").write_text("sentence1,sentence2,label\n" + rows)
+    page.get_by_role("radio", name="a folder or file on the server").check()
+    server_file = page.get_by_role("combobox", name="Folder or file on the server")
+    offered = page.get_by_role("option", name=f"class.csv (in {app_server.data.resolve()})")
+    while not offered.is_visible():  # the choices arrive with the source's change event: open the list once they have
+        server_file.click()
+        page.wait_for_timeout(100)
+    offered.click()
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("num_rows: 26").wait_for()  # 10 % of each label held out for validation
+    page.get_by_role("radio", name="the bundled sample").check()
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("num_rows: 1500").wait_for()
+    page.get_by_role("radio", name="a folder or file on the server").check()
+    server_file.fill("class.csv")  # its name alone, under the allowed folder
+    server_file.press("Enter")
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("num_rows: 26").wait_for()
 
 
 def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):
@@ -161,15 +191,32 @@ def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_
     assert page.get_by_role("button", name="Delete").is_enabled()
 
 
+def test_a_run_trained_on_the_sample_is_scored_on_real_mrpc_in_one_click(page, app_server, tiny_run, mrpc_dir):
+    shutil.copytree(mrpc_dir, app_server.data / "mrpc", dirs_exist_ok=True)  # real MRPC in an allowed folder
+    shutil.copytree(tiny_run, app_server.runs_dir / tiny_run.name, dirs_exist_ok=True)
+    page.reload()
+    open_tab(page, "Evaluate")
+    summary = page.locator("#eval-summary")
+    summary.get_by_text(tiny_run.name).wait_for()
+    assert "real MRPC (mrpc)" not in summary.inner_text()
+    page.locator("#rescore").click()
+    summary.get_by_text("real MRPC (mrpc), 408 validation pairs").wait_for()
+    scored = json.loads((app_server.runs_dir / tiny_run.name / runs.SCORES_FILE).read_text())
+    (figures,) = scored.values()
+    assert figures["n"] == 408 and f"{figures['accuracy']:.3f}" in summary.inner_text()
+
+
 def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_server, tiny_run, tmp_path):
     finished = app_server.runs_dir / tiny_run.name
-    shutil.copytree(tiny_run, finished)
+    shutil.copytree(tiny_run, finished, dirs_exist_ok=True)
     page.reload()
     open_tab(page, "Evaluate")
     summary = page.locator("#eval-summary")
     summary.get_by_text(tiny_run.name).wait_for()
     accuracy = json.loads((finished / runs.METRICS_FILE).read_text())["final"]["accuracy"]
     assert f"{accuracy:.3f}" in summary.inner_text() and "0.858" in summary.inner_text() and "0.684" in summary.inner_text()
+    assert "the bundled sample, 48 validation pairs" in summary.inner_text()  # what the run's figures were measured on
+    assert summary.inner_text().count("real MRPC, 408 validation pairs") == 2  # and the references
     page.get_by_text("predictions.shape = (48, 2)").wait_for()
 
     open_tab(page, "Playground")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import wait_for
 
 from finetune import runs
@@ -29,6 +30,29 @@ def test_two_process_torchrun_training_records_world_size_and_writes_once(tmp_pa
     assert metrics["steps"] == 8 and max(steps) == 8
     assert metrics["final"]["n"] == 32 and len((out / runs.PREDICTIONS_FILE).read_text().splitlines()) == 32
     assert done.stdout.count("finished in") == 1
+
+
+def _first_logged_loss(run_dir: Path) -> float:
+    return next(e["loss"] for e in runs.read_events(run_dir)[0] if e["type"] == "log")
+
+
+def test_two_processes_log_the_loss_one_process_does_for_the_same_global_batch(tmp_path, tiny_bert):
+    """Trainer multiplied a classifier's per-batch mean loss by the number of processes (about 2 ln 2 = 1.39 at the
+    first step under torchrun): the same seed and global batch (16 pairs, 8 per process) must start from the same loss."""
+    from finetune.config import RunConfig
+    from finetune.train import train
+
+    common = {"model": str(tiny_bert), "data": "sample", "max_train_samples": 32, "max_eval_samples": 16, "epochs": 1,
+              "precision": "fp32", "logging_steps": 1, "seed": 5}
+    train(RunConfig.from_preset("default", **common, batch_size=16), tmp_path / "one")
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "finetune",
+         "train", *(f"--{key.replace('_', '-')}={value}" for key, value in common.items()), "--batch-size", "8",
+         "--output-dir", str(tmp_path / "two")],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    one, two = _first_logged_loss(tmp_path / "one"), _first_logged_loss(tmp_path / "two")
+    assert two == pytest.approx(one, rel=0.1), (one, two)
 
 
 def _processes_of(run_dir: Path) -> list[int]:

@@ -15,7 +15,8 @@ from finetune.train import train
 @pytest.fixture(scope="module")
 def lively_run(tmp_path_factory, tiny_bert):
     """A run whose model answers each pair differently (large random weights, a learning rate too small to flatten
-    them), trained with length-grouped batching, which hands the validation rows to Trainer.predict out of order."""
+    them), trained with length-grouped batching, which hands the validation rows to the Trainer's evaluation out of
+    order: the predictions file must still pair each row with its own answer."""
     model = tmp_path_factory.mktemp("lively-bert")
     BertTokenizer.from_pretrained(tiny_bert).save_pretrained(model)
     config = BertConfig.from_pretrained(tiny_bert)

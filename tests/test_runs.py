@@ -33,21 +33,22 @@ def test_status_follows_the_last_status_event_and_the_process(tmp_path):
     assert runs.state_of(tmp_path)[0] == "stopped"
 
 
-def _checkpoint(folder, files=(*runs.CHECKPOINT_FILES, "model.safetensors")):
+def _checkpoint(folder, files=(*runs.CHECKPOINT_FILES, "model.safetensors", runs.CHECKPOINT_MARKER)):
     folder.mkdir(parents=True)
     for name in files:
         (folder / name).write_text("x")
 
 
-def test_last_checkpoint_is_the_highest_complete_one_never_a_partial_one(tmp_path):
+def test_last_checkpoint_is_the_highest_complete_one_never_an_unmarked_one(tmp_path):
     folder = tmp_path / runs.CHECKPOINTS_DIR
     _checkpoint(folder / "checkpoint-10")
     _checkpoint(folder / "checkpoint-20")
-    _checkpoint(folder / "checkpoint-30", files=("model.safetensors", "trainer_state.json"))  # no optimizer yet
-    _checkpoint(folder / "checkpoint-40", files=runs.CHECKPOINT_FILES)  # no weights
-    _checkpoint(folder / runs.PARTIAL_DIR / "checkpoint-50")  # complete but not yet renamed
+    _checkpoint(folder / "checkpoint-30", files=("model.safetensors", "trainer_state.json", runs.CHECKPOINT_MARKER))  # no optimizer
+    _checkpoint(folder / "checkpoint-40", files=(*runs.CHECKPOINT_FILES, runs.CHECKPOINT_MARKER))  # no weights
+    _checkpoint(folder / "checkpoint-50", files=(*runs.CHECKPOINT_FILES, "model.safetensors"))  # all written, not yet marked
     _checkpoint(folder / "checkpoint-60.tmp")
     assert runs.last_checkpoint(tmp_path).name == "checkpoint-20"
+    assert not runs.checkpoint_complete(folder / "checkpoint-50")
     assert runs.last_checkpoint(tmp_path / "elsewhere") is None
 
 

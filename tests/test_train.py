@@ -11,8 +11,8 @@ from finetune.train import train
 
 
 def tiny_config(model, **overrides):
-    settings = dict(model=str(model), data="sample", epochs=2, batch_size=16, learning_rate=1e-3,
-                    logging_steps=5, precision="fp32", max_train_samples=128, max_eval_samples=64)
+    settings = {"model": str(model), "data": "sample", "epochs": 2, "batch_size": 16, "learning_rate": 1e-3,
+                "logging_steps": 5, "precision": "fp32", "max_train_samples": 128, "max_eval_samples": 64}
     return RunConfig.from_preset("default", **{**settings, **overrides})
 
 
@@ -28,14 +28,15 @@ def test_a_run_leaves_config_events_checkpoints_model_metrics_and_predictions(tm
     assert logs and all({"step", "epoch", "loss", "learning_rate"} <= e.keys() for e in logs)
     assert [e["step"] for e in logs] == sorted(e["step"] for e in logs)
     evals = [e for e in events if e["type"] == "eval"]
-    assert [round(e["epoch"]) for e in evals] == [1, 2]
+    assert [round(e["epoch"]) for e in evals] == [1, 2] and [e["precision"] for e in evals] == ["fp32", "fp32"]
     assert all(0 <= e["accuracy"] <= 1 and 0 <= e["f1"] <= 1 for e in evals)
     assert runs.state_of(run)[0] == "finished"
     assert (run / runs.MODEL_DIR / "config.json").is_file() and (run / runs.MODEL_DIR / "tokenizer_config.json").is_file()
-    assert runs.last_checkpoint(run) is not None
+    assert runs.last_checkpoint(run).name == "checkpoint-8"  # epoch 1's; the last step is the model itself
     saved = json.loads((run / runs.METRICS_FILE).read_text())
     assert saved == json.loads(json.dumps(metrics))
     assert [e["accuracy"] for e in saved["per_epoch"]] == [e["accuracy"] for e in evals]
+    assert {k: saved["final"][k] for k in ("accuracy", "f1", "loss")} == {k: evals[-1][k] for k in ("accuracy", "f1", "loss")}
     assert saved["final"]["n"] == 64 and saved["train_rows"] == 128
     (tn, fp), (fn, tp) = saved["final"]["confusion_matrix"]
     assert tn + fp + fn + tp == 64 and saved["final"]["accuracy"] == pytest.approx((tn + tp) / 64)
@@ -83,13 +84,21 @@ def test_prepare_model_sets_dropout_and_plain_attention_on_a_cpu(tiny_bert):
     assert kept.config._attn_implementation != "eager" and kept.get_input_embeddings().weight.requires_grad
 
 
-def test_the_final_answers_are_the_last_evaluations_not_a_second_pass(tmp_path, tiny_bert, monkeypatch):
-    from transformers import Trainer
+def test_the_final_figures_are_the_saved_models_fp32_scores_and_the_trainer_skips_the_last_step(tmp_path, tiny_bert):
+    from finetune.data import load_mrpc
+    from finetune.evaluation import evaluate_model
 
-    monkeypatch.setattr(Trainer, "predict", lambda *args, **kwargs: pytest.fail("validation was scored a second time"))
-    metrics = train(tiny_config(tiny_bert), tmp_path / "run")
-    assert metrics["final"]["accuracy"] == metrics["per_epoch"][-1]["accuracy"]
-    assert metrics["final"]["f1"] == metrics["per_epoch"][-1]["f1"]
+    run = tmp_path / "run"
+    metrics = train(tiny_config(tiny_bert, epochs=3), run)  # 8 steps per epoch
+    evals = [e for e in runs.read_events(run)[0] if e["type"] == "eval"]
+    assert [(e["step"], e["precision"]) for e in evals] == [(8, "fp32"), (16, "fp32"), (24, "fp32")]
+    assert metrics["per_epoch"] == [{k: e[k] for k in ("epoch", "step", "accuracy", "f1", "loss", "precision")} for e in evals]
+    # One evaluation per step: the Trainer's at 8 and 16, then the saved model's at 24, which is not a checkpoint.
+    assert sorted(p.name for p in (run / runs.CHECKPOINTS_DIR).iterdir()) == ["checkpoint-16", "checkpoint-8"]
+    final, answers = evaluate_model(str(run / runs.MODEL_DIR), load_mrpc("sample")["validation"].select(range(64)))
+    assert metrics["final"] == final
+    assert [json.loads(line) for line in (run / runs.PREDICTIONS_FILE).read_text().splitlines()] == answers
+    assert [a["idx"] for a in answers] == sorted(a["idx"] for a in answers)  # dataset order
 
 
 def test_same_seed_gives_the_same_metrics_and_another_seed_does_not(tmp_path, tiny_bert):
@@ -157,9 +166,42 @@ def test_a_nan_loss_fails_the_run_naming_the_step_and_keeps_the_last_good_checkp
     assert not (run / runs.MODEL_DIR).exists()
 
 
+def test_non_finite_weights_fail_the_run_before_they_reach_a_checkpoint(tmp_path, tiny_bert, monkeypatch):
+    """The classifier's bias turns NaN during the 4th training step, after the loss was computed: the loss stays
+    finite, and the save at the end of epoch 1 (step 4) must refuse those weights."""
+    import torch
+
+    from finetune import models
+    from finetune.train import NonFiniteLoss
+
+    load = models.load_classifier
+
+    def poisoned(*args, **kwargs):
+        model = load(*args, **kwargs)
+        calls = {"train": 0}
+
+        def hook(module, inputs, output):
+            calls["train"] += module.training
+            if calls["train"] == 4:
+                with torch.no_grad():
+                    module.bias.fill_(float("nan"))
+            return output
+        model.classifier.register_forward_hook(hook)
+        return model
+
+    monkeypatch.setattr(models, "load_classifier", poisoned)
+    run = tmp_path / "run"
+    with pytest.raises(NonFiniteLoss, match="weights became non-finite at step 4; no checkpoint was saved before it"):
+        train(tiny_config(tiny_bert, max_train_samples=64, epochs=3, logging_steps=1), run)
+    assert max(e["step"] for e in runs.read_events(run)[0] if e["type"] == "log") == 4
+    assert not (run / runs.CHECKPOINTS_DIR).exists() or not any((run / runs.CHECKPOINTS_DIR).iterdir())
+
+
 def test_a_batch_larger_than_the_training_data_is_refused_before_training(tmp_path, tiny_bert):
-    with pytest.raises(FinetuneError, match="batch size 512 is larger than the 320 training pairs of sample"):
-        train(tiny_config(tiny_bert, batch_size=512, max_train_samples=None), tmp_path / "run")
+    small = tmp_path / "pairs.csv"
+    small.write_text("sentence1,sentence2,label\n" + "".join(f"a{i} b,c{i} d,{i % 2}\n" for i in range(40)))
+    with pytest.raises(FinetuneError, match="batch size 64 is larger than the 36 training pairs of .*pairs.csv"):
+        train(tiny_config(tiny_bert, data=str(small), batch_size=64, max_train_samples=None), tmp_path / "run")
     assert runs.last_checkpoint(tmp_path / "run") is None
 
 
@@ -168,25 +210,27 @@ def test_checkpoints_are_bounded_to_the_last_ones_and_the_best(tmp_path, tiny_be
     train(tiny_config(tiny_bert, epochs=6, save_total_limit=2, max_train_samples=32, max_eval_samples=32, seed=3), run)
     state = json.loads((runs.last_checkpoint(run) / "trainer_state.json").read_text())
     best = Path(state["best_model_checkpoint"])
-    kept = sorted(p.name for p in (run / runs.CHECKPOINTS_DIR).iterdir())
-    assert runs.last_checkpoint(run).name == "checkpoint-12" and best.parent == run / runs.CHECKPOINTS_DIR
-    assert best.name in kept and len(kept) == 2, kept  # 6 saved, the last and the best kept; nothing partial left
+    kept = sorted((run / runs.CHECKPOINTS_DIR).iterdir())
+    assert runs.last_checkpoint(run).name == "checkpoint-10" and best.parent == run / runs.CHECKPOINTS_DIR
+    # 5 saved (the 6th epoch's end is the model itself), the last and the best kept, both marked complete
+    assert best in kept and len(kept) == 2 and all(runs.checkpoint_complete(p) for p in kept), kept
 
 
 def test_resume_takes_the_last_complete_checkpoint_never_a_half_written_one(tmp_path, tiny_bert):
     import shutil
 
     run = tmp_path / "run"
-    config = tiny_config(tiny_bert, max_train_samples=64, epochs=2)  # checkpoints at steps 4 and 8
+    config = tiny_config(tiny_bert, max_train_samples=64, epochs=3)  # checkpoints at steps 4 and 8; 12 is the model
     train(config, run)
     checkpoints = run / runs.CHECKPOINTS_DIR
     shutil.copytree(checkpoints / "checkpoint-8", checkpoints / "checkpoint-12")
-    (checkpoints / "checkpoint-12" / "optimizer.pt").unlink()  # a save that died before the optimizer was written
-    shutil.copytree(checkpoints / "checkpoint-8", checkpoints / runs.PARTIAL_DIR / "checkpoint-16")  # never renamed
+    (checkpoints / "checkpoint-12" / runs.CHECKPOINT_MARKER).unlink()  # every file written, but not yet marked
+    shutil.copytree(checkpoints / "checkpoint-8", checkpoints / "checkpoint-16")
+    (checkpoints / "checkpoint-16" / "optimizer.pt").unlink()  # marked, then damaged by hand
     train(config, run, resume=True)
     resumed = [e for e in runs.read_events(run)[0] if e.get("status") == "resumed"]
     assert [Path(e["checkpoint"]).name for e in resumed] == ["checkpoint-8"]
-    assert not (checkpoints / runs.PARTIAL_DIR).exists()  # what a cut-short save left is cleared
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-4", "checkpoint-8"]  # the others cleared
 
 
 def test_peak_memory_is_the_processs_own_not_that_of_the_app_that_started_it():

@@ -9,7 +9,7 @@ from finetune import FinetuneError
 from finetune.runs import RunState
 from finetune.status import RunStatus, all_statuses
 
-NO_RUN_YET = ("No finished run yet. Start one in the **Train** tab (the *demo* preset takes a few minutes on a laptop), "
+NO_RUN_YET = ("No finished run yet. Start one in the **Train** tab (the *demo* preset takes about a minute), "
               "or from a terminal: `python -m finetune train --preset demo`.")
 
 

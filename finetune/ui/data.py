@@ -7,7 +7,8 @@ import gradio as gr
 import pandas as pd
 
 from finetune import browse
-from finetune.access import check_data, data_roots
+from finetune import FinetuneError
+from finetune.access import check_data, data_choices, data_roots
 from finetune.data import LABEL_NAMES
 from finetune.ui.common import user_errors
 
@@ -18,7 +19,7 @@ EXPLAIN = """
 **Step 1 of the course: the data.** MRPC pairs two sentences and says whether the second one paraphrases the first
 (`equivalent`, label 1) or not (`not_equivalent`, label 0). `load_dataset("nyu-mll/glue", "mrpc")` returns a
 `DatasetDict`: one `Dataset` per split, each with the columns `sentence1`, `sentence2`, `label` and `idx`.
-Offline, the bundled sample (420 MRPC-style pairs) stands in for it; a folder of Microsoft's or GLUE's MRPC files,
+Offline, the bundled sample (1,800 original MRPC-style pairs written for this app, with MRPC's balance and statistics) stands in for it; a folder of Microsoft's or GLUE's MRPC files,
 or a CSV/TSV/JSONL/Parquet file with columns `sentence1`, `sentence2`, `label`, works too.
 """
 
@@ -26,14 +27,14 @@ or a CSV/TSV/JSONL/Parquet file with columns `sentence1`, `sentence2`, `label`, 
 def _source(kind: str, path: str, upload: str | None) -> str:
     chosen = SOURCES.get(kind)
     if chosen is None:
-        raise gr.Error(f"unknown source {kind!r}; choose one of: {', '.join(SOURCES)}")
+        raise FinetuneError(f"unknown source {kind!r}; choose one of: {', '.join(SOURCES)}")
     if chosen == "path":
         if not (path or "").strip():
-            raise gr.Error("type the path of a folder or file on the server first")
+            raise FinetuneError("choose or type a folder or file on the server first")
         return check_data(path.strip())
     if chosen == "upload":
         if not upload:
-            raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file first")
+            raise FinetuneError("upload a .csv, .tsv, .jsonl or .parquet file first")
         return check_data(upload)
     return chosen
 
@@ -46,10 +47,14 @@ def _duplicates_note(source: str) -> str:
     return f"**Repeated pairs** (kept; they weigh twice in training, and in validation inflate the score): {counts}."
 
 
-@user_errors
 def load(kind: str, path: str, upload: str | None):
-    source = _source(kind, path, upload)
-    summary = browse.overview(source)
+    """Load the chosen source; one that fails leaves the data shown before browsable, and says why in one message."""
+    try:
+        source = _source(kind, path, upload)
+        summary = browse.overview(source)
+    except FinetuneError as err:
+        gr.Warning(f"Could not load it, so the data shown is still the last that loaded: {err}")
+        return [gr.skip()] * 6
     balance = pd.DataFrame(summary["balance"])
     split = gr.update(choices=summary["splits"], value=summary["splits"][0])
     return source, summary["repr"], summary["features"], balance, split, _duplicates_note(source)
@@ -89,9 +94,9 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
         with gr.Row():
             offered = [name for name in SOURCES if name != SERVER_PATH or data_roots()]
             kind = gr.Radio(offered, value="the bundled sample", label="Source", scale=2)
-            path = gr.Textbox(label="Folder or file on the server", visible=False, scale=2,
-                              info=f"under {', '.join(map(str, data_roots()))}",
-                              placeholder="a folder of MRPC files (msr_paraphrase_train.txt + mrpc_dev_ids.tsv) or pairs.csv")
+            path = gr.Dropdown(data_choices(), value=None, allow_custom_value=True, visible=False, scale=2,
+                               label="Folder or file on the server",
+                               info=f"one of these, or its name or path under {', '.join(map(str, data_roots()))}")
             upload = gr.File(label="File to upload", file_types=[".csv", ".tsv", ".jsonl", ".parquet"], visible=False)
             load_button = gr.Button("Load", variant="primary", scale=0)
         source = gr.State("")
@@ -116,8 +121,8 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
                             column_widths=["8%", "38%", "38%", "16%"], elem_id="data-rows")
         row = gr.Markdown(elem_id="data-row")
 
-    kind.change(lambda k: (gr.update(visible=SOURCES[k] == "path"), gr.update(visible=SOURCES[k] == "upload")),
-                kind, [path, upload], api_visibility="private")
+    kind.change(lambda k: (gr.update(visible=SOURCES[k] == "path", choices=data_choices()),
+                           gr.update(visible=SOURCES[k] == "upload")), kind, [path, upload], api_visibility="private")
     loaded = [source, shown, features, balance, split, repeated]
     load_button.click(load, [kind, path, upload], loaded, api_visibility="private")
     app.load(load, [kind, path, upload], loaded, api_visibility="private")

@@ -9,9 +9,11 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import export, publish, report, runs
-from finetune.data import LABEL_NAMES
-from finetune.metrics import REFERENCES
+from finetune import evaluation, export, publish, report, runs
+from finetune.access import real_mrpc_choices
+from finetune.data import LABEL_NAMES, source_label
+from finetune.metrics import REFERENCES, REFERENCE_DATA
+from finetune.ui.api import INFERENCE
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
 
 EXPLAIN = """
@@ -25,16 +27,29 @@ with the labels: accuracy, and F1 of the `equivalent` class. Two references give
 WRONG_COLUMNS = ["idx", "sentence1", "sentence2", "label", "prediction", "confidence", "p_equivalent"]
 
 
-def _summary(run_name: str, metrics: dict) -> str:
+def _summary(run_name: str, metrics: dict, scores: dict) -> str:
+    """The run's figures, each with what it was measured on, beside the references (measured on real MRPC)."""
     final = metrics["final"]
-    this = f"**this run** ({metrics['model']}, {metrics['validation_rows']} validation pairs)"
-    lines = [f"### {run_name}", "| | accuracy | F1 |", "|---|---|---|",
-             f"| {this} | **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
-    lines += [f"| {name} | {figures['accuracy']:.3f} | {figures['f1']:.3f} |" for name, figures in REFERENCES.items()]
+    scored_on = f"{source_label(metrics['data'])}, {metrics['validation_rows']} validation pairs"
+    lines = [f"### {run_name}", "| | scored on | accuracy | F1 |", "|---|---|---|---|",
+             f"| **this run** ({metrics['model']}) | {scored_on} | **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
+    lines += [f"| **this run** | {score['label']}, {score['n']} {score['split']} pairs | **{score['accuracy']:.3f}** | "
+              f"**{score['f1']:.3f}** |" for score in scores.values()]
+    lines += [f"| {name} | {REFERENCE_DATA} | {figures['accuracy']:.3f} | {figures['f1']:.3f} |"
+              for name, figures in REFERENCES.items()]
     lines.append(f"\nTrained on {metrics['train_rows']} pairs in {metrics['train_seconds']:.0f} s "
                  f"({metrics['steps']} steps, {metrics['device']}, {metrics['precision']}). A run at or below "
-                 "*always 'equivalent'* has learned nothing yet: it answers the majority label.")
+                 "*always 'equivalent'* on real MRPC has learned nothing yet: it answers the majority label.")
+    if not data_is_mrpc(metrics["data"]) and not scores:
+        lines.append(f"\nThe references were measured on real MRPC, this run on {source_label(metrics['data'])}: "
+                     "compare them with this run's figures on real MRPC (below), not with these.")
     return "\n".join(lines)
+
+
+def data_is_mrpc(source: str) -> bool:
+    from finetune.data import is_real_mrpc
+
+    return is_real_mrpc(source)
 
 
 def _argmax(view: dict) -> str:
@@ -47,10 +62,16 @@ def _argmax(view: dict) -> str:
             f"{view['correct']} of {n} preds equal the labels: accuracy {view['correct'] / n:.4f}")
 
 
+def rescore_choices(metrics: dict) -> dict:
+    """The real-MRPC sources a run trained elsewhere can be scored on here, in one click; hidden when there is none."""
+    choices = [] if data_is_mrpc(metrics["data"]) else real_mrpc_choices()
+    return gr.update(choices=choices, value=choices[0][1] if choices else None, visible=bool(choices))
+
+
 @user_errors
 def show_run(name: str | None):
     if not name:
-        return NO_RUN_YET, None, None, "", None
+        return NO_RUN_YET, None, None, "", None, gr.update(visible=False), gr.update(visible=False)
     run_dir = runs.find_run(name)
     metrics = runs.read_metrics(run_dir)
     if metrics is None:
@@ -60,7 +81,19 @@ def show_run(name: str | None):
                               f"predicted {LABEL_NAMES[1]}": [fp, tp]})
     epochs = pd.DataFrame(report.per_epoch(run_dir), columns=["epoch", "step", "accuracy", "f1", "loss"]).round(4)
     wrong = pd.DataFrame(report.misclassified(run_dir), columns=WRONG_COLUMNS).round(3)
-    return _summary(name, metrics), epochs, confusion, _argmax(report.argmax_view(run_dir)), wrong
+    choices = rescore_choices(metrics)
+    return (_summary(name, metrics, evaluation.run_scores(run_dir)), epochs, confusion,
+            _argmax(report.argmax_view(run_dir)), wrong, choices, gr.update(visible=choices["visible"]))
+
+
+@user_errors
+def rescore(name: str | None, source: str | None):
+    """Score the run on real MRPC (kept in the run folder: asked again, it is read back) and show it in the summary."""
+    if not name or not source:
+        raise runs.RunError("pick a finished run and a real-MRPC source to score it on")
+    run_dir = runs.finished_run(name)
+    evaluation.score_run(run_dir, source)
+    return _summary(name, runs.read_metrics(run_dir), evaluation.run_scores(run_dir))
 
 
 @user_errors
@@ -109,6 +142,11 @@ def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
         run = gr.Dropdown(label="Finished run", choices=[], allow_custom_value=True, elem_id="evaluate-run")
         summary = gr.Markdown(NO_RUN_YET, elem_id="eval-summary")
         with gr.Row():
+            mrpc_source = gr.Dropdown(label="Real MRPC at hand", choices=[], visible=False, scale=3,
+                                      info="the references were measured on real MRPC's validation split: score this "
+                                           "run on it too (its model, in fp32, as `evaluate` does)")
+            rescore_button = gr.Button("Score this run on real MRPC", visible=False, scale=1, elem_id="rescore")
+        with gr.Row():
             epochs = gr.Dataframe(label="Validation after each epoch", interactive=False)
             confusion = gr.Dataframe(label="Confusion matrix (rows: true label)", interactive=False)
         argmax = gr.Code(label="From predictions to labels", lines=10)
@@ -132,7 +170,9 @@ def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
             pushed = gr.Markdown(elem_id="hub-pushed")
 
     gr.on([tab.select, app.load], refresh, [run, compared], [run, compared], api_visibility="private")
-    run.change(show_run, run, [summary, epochs, confusion, argmax, wrong], api_visibility="private")
+    run.change(show_run, run, [summary, epochs, confusion, argmax, wrong, mrpc_source, rescore_button],
+               api_visibility="private")
+    rescore_button.click(rescore, [run, mrpc_source], summary, api_visibility="private", **INFERENCE)
     compared.change(compare, compared, comparison, api_visibility="private")
     zip_button.click(download, run, zip_file, api_visibility="private")
     gr.on([tab.select, app.load], token_status, None, hub_status, api_visibility="private")
