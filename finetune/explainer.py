@@ -182,8 +182,10 @@ class Explainer:
         torch = self.torch
         fast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_bf16())
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))  # less padding per batch
-        seen = []
-        hook = self.model.classifier.register_forward_hook(lambda module, args, output: seen.append(args[0]))
+        seen, me = [], threading.get_ident()
+        # The model is shared: record only this thread's passes, not those of an explanation asked meanwhile.
+        hook = self.model.classifier.register_forward_hook(
+            lambda module, args, output: seen.append(args[0]) if threading.get_ident() == me else None)
         try:
             with torch.inference_mode(), fast:
                 for start in range(0, len(order), batch):

@@ -180,3 +180,25 @@ def test_the_drawings_escape_what_was_typed_and_keep_the_sentences_apart(explain
     heat = attention_html(found, "run")
     first = sum(segment == 0 and not special for segment, special in zip(found["segments"], found["special"]))
     assert "<script>" not in heat and heat.count("<tr>") == 1 + first  # the header, then one row per sentence-1 token
+
+
+def test_pooled_vectors_computed_beside_explanations_are_only_their_own(tiny_bert):
+    import threading
+
+    shared = Explainer(str(tiny_bert), seed=1)
+    pairs = [(f"pair {i} has words", "another sentence here") for i in range(200)]
+    alone = shared.pooled(pairs)
+    done = threading.Event()
+
+    def explain_meanwhile():
+        while not done.is_set():
+            token_scores(shared, *SENATOR)
+
+    helper = threading.Thread(target=explain_meanwhile)
+    helper.start()
+    try:
+        beside = shared.pooled(pairs)
+    finally:
+        done.set()
+        helper.join()
+    assert beside.shape == alone.shape and np.allclose(beside, alone, atol=1e-5)

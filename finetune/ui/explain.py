@@ -221,7 +221,7 @@ def create_explain_tab(app: gr.Blocks) -> SimpleNamespace:
                        "outputs": [attention, base_attention, layer, head]}
     views.flips = {"fn": show_flips, "inputs": pair, "outputs": [flip_summary, flips]}
     explain_all(views, button.click)
-    gr.on([sentence2.submit], **views.scores, api_visibility="private", **INFERENCE)
+    explain_all(views, sentence2.submit)
     gr.on([method.input, words.input], **views.scores, api_visibility="private", **INFERENCE)
     gr.on([layer.input, head.input, full.input], **views.attention, api_visibility="private", **INFERENCE)
     app.load(finished_runs_dropdown, None, run, api_visibility="private")
