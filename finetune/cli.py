@@ -1,4 +1,4 @@
-"""python -m finetune train|evaluate|predict|tokenize|data|push: the headless face of the same core the app uses."""
+"""python -m finetune train|evaluate|predict|explain|tokenize|data|push: the headless face of the same core the app uses."""
 from __future__ import annotations
 
 import argparse
@@ -148,12 +148,36 @@ def cmd_evaluate(args) -> int:
     else:
         result = score_split(args.model, args.data, args.split, batch_size=args.batch_size)
     figures = {key: result[key] for key in ("accuracy", "f1", "confusion_matrix", "n", "loss")}
+    if args.slices:
+        from finetune.slices import split_slices
+
+        figures["slices"] = split_slices(args.model, args.data, args.split, args.batch_size)
     if args.json:
         _emit(figures)
     else:
         (tn, fp), (fn, tp) = result["confusion_matrix"]
         print(f"{result['label']}, {args.split}: accuracy {result['accuracy']:.4f}  F1 {result['f1']:.4f}  "
               f"n={result['n']}\nconfusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
+        if args.slices:
+            from finetune.slices import format_slices
+
+            print(format_slices(figures["slices"]))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from finetune.explain import describe, explain_pair, run_folder
+
+    run_dir = run_folder(args.model)
+    result = explain_pair(run_dir, args.sentence1, args.sentence2, args.method, words=args.words)
+    if args.flip:
+        from finetune.counterfactual import search_run
+
+        result["counterfactual"] = search_run(run_dir, args.sentence1, args.sentence2)
+    if args.json:
+        _emit(result)
+    else:
+        print(describe(result))
     return 0
 
 
@@ -221,7 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--slices", action="store_true",
+                          help="also accuracy and F1 by word overlap, by length and by differing numbers")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    explain = sub.add_parser("explain", help="which tokens decided a run's answer, beside its base model's")
+    explain.add_argument("--model", required=True, help="a finished run: its folder, or its name in $FINETUNE_RUNS_DIR")
+    explain.add_argument("--method", default="gradient_x_input", choices=("gradient_x_input", "integrated_gradients"))
+    explain.add_argument("--words", action="store_true", help="word pieces merged into words (their scores summed)")
+    explain.add_argument("--flip", action="store_true", help="also the smallest edits that flip the run's answer")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.add_argument("sentence1")
+    explain.add_argument("sentence2")
+    explain.set_defaults(handler=cmd_explain)
 
     predict = sub.add_parser("predict", help="is sentence 2 a paraphrase of sentence 1?")
     predict.add_argument("--model", required=True, help="a run folder or a model folder")

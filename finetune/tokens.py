@@ -98,14 +98,18 @@ SPECIAL = "special"
 SEGMENTS = ("sentence 1 (type 0)", "sentence 2 (type 1)")
 
 
-def segments(view: dict) -> list[tuple[str, str]]:
-    """Each token of tokenize_pair's view with its part: special, sentence 1 or sentence 2.
+def segment_ids(view: dict) -> list[int]:
+    """Each token's sentence, 0 or 1, as token_type_ids say ([CLS] and the first [SEP] belong to sentence 1).
 
-    Without token_type_ids (DistilBERT) the part is read from the position of the first separator.
+    Without token_type_ids (DistilBERT) it is read from the position of the first separator.
     """
-    special = set(view["special_positions"])
     separator = view["special_positions"][1] if len(view["special_positions"]) > 1 else len(view["tokens"])
-    types = view.get("token_type_ids") or [int(i > separator) for i in range(len(view["tokens"]))]
+    return view.get("token_type_ids") or [int(i > separator) for i in range(len(view["tokens"]))]
+
+
+def segments(view: dict) -> list[tuple[str, str]]:
+    """Each token of tokenize_pair's view with its part: special, sentence 1 or sentence 2."""
+    special, types = set(view["special_positions"]), segment_ids(view)
     return [(token, SPECIAL if i in special else SEGMENTS[types[i]]) for i, token in enumerate(view["tokens"])]
 
 

@@ -2,7 +2,8 @@
 
 It trains the bundled model on the sample with the demo preset through the Train form (about a minute), prints how
 long that took, and, where the app offers real MRPC (a copy under $FINETUNE_DATA_DIRS), scores the run on it in the
-Evaluate tab; so the Train, Evaluate and Playground tabs show a real run. Needs Debian's chromium and playwright.
+Evaluate tab; so the Train, Evaluate, Playground and Explain tabs show a real run. `... URL explain` takes only the
+Explain tab's, against an app that has a finished run. Needs Debian's chromium and the playwright package.
 """
 import sys
 import time
@@ -21,7 +22,20 @@ def shoot(page, name: str) -> None:
     print(OUT / f"{name}.png")
 
 
-def main(url: str) -> None:
+def shoot_explain(page) -> None:
+    """From the Playground's answer to a wrong one (shares rose / fell), one click to the Explain tab; its projection."""
+    page.get_by_role("tab", name="Playground").click()
+    page.get_by_text("not a paraphrase: The company's shares").click()
+    page.get_by_role("button", name="Is it a paraphrase?").click()
+    page.locator("#tuned-answer").get_by_text("%").first.wait_for()
+    page.get_by_role("button", name="Explain this answer").click()
+    page.locator("#explain-flip-summary").get_by_text("found among").wait_for()
+    page.get_by_role("button", name="Project the validation pairs").click()
+    page.locator("#explain-projection-note").get_by_text("coloured by their true label").wait_for()
+    shoot(page, "explain")
+
+
+def main(url: str, only_explain: bool = False) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -29,6 +43,10 @@ def main(url: str) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 2100})
         page.set_default_timeout(600_000)
         page.goto(url)
+        if only_explain:  # an app that has a finished run already (the README's shows one trained on real MRPC)
+            shoot_explain(page)
+            browser.close()
+            return
         page.get_by_text("num_rows: 1500").wait_for()
         page.locator("#data-rows").get_by_role("gridcell").nth(5).click()
         page.locator("#data-row").get_by_text("sentence2").wait_for()
@@ -55,8 +73,9 @@ def main(url: str) -> None:
         page.get_by_role("button", name="Is it a paraphrase?").click()
         page.locator("#tuned-answer").get_by_text("%").first.wait_for()
         shoot(page, "playground")
+        shoot_explain(page)
         browser.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860")
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860", only_explain="explain" in sys.argv[2:])

@@ -86,6 +86,19 @@ def tiny_run(tmp_path_factory, tiny_bert) -> Path:
     return run_dir
 
 
+@pytest.fixture(scope="session")
+def bundled_run(tmp_path_factory) -> Path:
+    """A finished run of the bundled MiniLM after two tiny steps: real weights, still answering like the base model
+    (close calls that small edits flip), which the explain views' tests need; a real training would take minutes."""
+    from finetune.config import RunConfig
+    from finetune.train import train
+
+    run_dir = tmp_path_factory.mktemp("finished-bundled") / "20260101-000000-bundled"
+    train(RunConfig.from_preset("default", model="bundled", data="sample", epochs=1, batch_size=16, learning_rate=1e-6,
+                                logging_steps=1, precision="fp32", max_train_samples=32, max_eval_samples=48), run_dir)
+    return run_dir
+
+
 @pytest.fixture
 def listed_run(tiny_run) -> Path:
     """The tiny run copied into this test's runs folder, as the app would list it."""

@@ -1,4 +1,5 @@
-"""The endpoints for gradio_client: /predict, /tokenize, /train, /status, /stop, /resume, /delete and /runs."""
+"""The endpoints for gradio_client: /predict, /tokenize, /train, /status, /stop, /resume, /delete, /runs, and the
+explain views' /explain, /attention and /counterfactual."""
 import gradio as gr
 
 from finetune import jobs, runs
@@ -9,6 +10,7 @@ from finetune.predict import check_pair, run_predictor
 from finetune.status import all_statuses, status_of
 from finetune.tokens import tokenize_pair
 from finetune.ui.common import user_errors
+from finetune.ui.explain_api import attention, counterfactual, explain
 
 
 @user_errors
@@ -78,6 +80,8 @@ INFERENCE = {"concurrency_limit": 2, "concurrency_id": "inference"}
 def create_api() -> None:
     gr.api(predict, api_name="predict", **INFERENCE)
     gr.api(tokenize, api_name="tokenize", **INFERENCE)
+    for fn in (explain, attention, counterfactual):
+        gr.api(fn, api_name=fn.__name__, **INFERENCE)
     for fn in (train, status, stop, resume, delete):
         gr.api(fn, api_name=fn.__name__)
     gr.api(list_runs, api_name="runs")

@@ -5,6 +5,7 @@ from finetune.access import queue_size
 from finetune.ui.api import create_api
 from finetune.ui.data import create_data_tab
 from finetune.ui.evaluate import create_evaluate_tab
+from finetune.ui.explain import create_explain_tab, link_playground
 from finetune.ui.playground import create_playground_tab
 from finetune.ui.tokens import create_tokens_tab
 from finetune.ui.train import create_train_tab, owner_token
@@ -21,12 +22,15 @@ def build_app() -> gr.Blocks:
         create_api()  # first, so its endpoints get their plain names
         gr.Markdown(INTRO)
         owner = owner_token()
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             data = create_data_tab(app)
             tokens = create_tokens_tab(app)
             train = create_train_tab(app, owner)
             create_evaluate_tab(app)
-            create_playground_tab(app)
+            playground = create_playground_tab(app)
+            explain = create_explain_tab(app)
+        # The Playground's "Explain this answer" opens the Explain tab on the same run and pair.
+        link_playground(playground, explain, tabs)
         # The data loaded in the Data tab is what Train trains on and what Tokens batches.
         data.source.change(lambda source: (source, source), data.source, [train.data, tokens.source], api_visibility="private")
         # Tokens shows the tokenizer of the model chosen for training.

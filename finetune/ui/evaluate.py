@@ -15,6 +15,7 @@ from finetune.data import LABEL_NAMES, source_label
 from finetune.metrics import REFERENCES, REFERENCE_DATA
 from finetune.ui.api import INFERENCE
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
+from finetune.ui.explain import create_slices_view
 
 EXPLAIN = """
 **Step 4: evaluation.** After each epoch the Trainer scores the validation split with `compute_metrics`.
@@ -168,6 +169,8 @@ def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
         argmax = gr.Code(label="From predictions to labels", lines=10)
         wrong = gr.Dataframe(pd.DataFrame(columns=WRONG_COLUMNS), label="Misclassified pairs, most confident first",
                              interactive=False, wrap=True, elem_id="misclassified", column_widths=["6%", "35%", "35%", "14%", "10%"])
+        gr.Markdown("### Where the run is right and wrong, by slice")
+        create_slices_view(run, elem_id="evaluate-slices")
         gr.Markdown("### Runs side by side")
         compared = gr.Dropdown(label="Runs to compare", multiselect=True, choices=[], allow_custom_value=True)
         comparison = gr.Dataframe(pd.DataFrame(columns=COMPARED), interactive=False, wrap=True, elem_id="comparison",

@@ -93,6 +93,7 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
         with gr.Row():
             tuned = gr.Label(label="Fine-tuned run", elem_id="tuned-answer")
             base = gr.Label(label="Base model, untrained head", elem_id="base-answer")
+        explain = gr.Button("Explain this answer", size="sm", elem_id="explain-answer")  # wired in app.py
         gr.Markdown("### A whole file")
         with gr.Row():
             upload = gr.File(label="Pairs to answer (.csv, .tsv, .jsonl, .parquet; columns sentence1, sentence2)",
@@ -108,4 +109,4 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
     gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private",
           **INFERENCE)
     upload.upload(ask_file, [run, upload], [answers, download], api_visibility="private")
-    return SimpleNamespace(run=run)
+    return SimpleNamespace(run=run, sentence1=sentence1, sentence2=sentence2, explain=explain)
