@@ -42,9 +42,9 @@ def overview(source: str) -> dict:
     return {"repr": str(dd), "features": listed, "splits": list(dd), "balance": balance}
 
 
-def duplicates(source: str) -> dict[str, int]:
-    """Repeated pairs per split and validation pairs also in train (see data.duplicates)."""
-    return data.duplicates(load(source)[0])
+def repeats(source: str) -> dict[str, int]:
+    """Repeated pairs per split and validation pairs also in train (see data.count_repeated_pairs)."""
+    return data.count_repeated_pairs(load(source)[0])
 
 
 def page(source: str, split: str, number: int = 1, size: int = 10, label: str = ALL_LABELS, query: str = "") -> dict:

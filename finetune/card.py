@@ -5,7 +5,7 @@ from pathlib import Path
 
 from finetune import runs
 from finetune.config import RunConfig
-from finetune.data import HUB_DATASET, HUB_SOURCES, LABEL_NAMES
+from finetune.data import HUB_DATASET, LABEL_NAMES, is_real_mrpc
 from finetune.metrics import REFERENCES
 from finetune.models import BUNDLED, BUNDLED_NAME
 
@@ -23,11 +23,6 @@ def base_model(model: str) -> str | None:
     if Path(model).expanduser().exists():
         return None
     return model
-
-
-def is_real_mrpc(data: str) -> bool:
-    """GLUE MRPC itself (from the Hub or Microsoft's files): only then are the results MRPC's, comparable to the course's."""
-    return data in HUB_SOURCES or (Path(data).expanduser() / "msr_paraphrase_train.txt").is_file()
 
 
 def _dataset(config: RunConfig, metrics: dict) -> dict:

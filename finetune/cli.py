@@ -165,9 +165,9 @@ def cmd_tokenize(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from finetune.data import describe, load_mrpc
+    from finetune.data import load_mrpc, split_counts
 
-    _emit(describe(load_mrpc(args.data)))
+    _emit(split_counts(load_mrpc(args.data)))
     return 0
 
 

@@ -161,10 +161,6 @@ def hyperparameters() -> list[dataclasses.Field]:
     return [f for f in fields(RunConfig) if f.metadata["hyperparameter"]]
 
 
-def field_named(name: str) -> dataclasses.Field:
-    return next(f for f in fields(RunConfig) if f.name == name)
-
-
 def value_kind(f: dataclasses.Field) -> type:
     """int, float, bool or str: the field's type without its None."""
     return {"int": int, "float": float, "bool": bool}.get(str(f.type).replace(" | None", ""), str)

@@ -63,7 +63,7 @@ def load_mrpc(source: str = "sample") -> datasets.DatasetDict:
     return _load_local(Path(source).expanduser())
 
 
-def read_pairs(path: Path) -> list[dict[str, Any]]:
+def read_pair_rows(path: Path) -> list[dict[str, Any]]:
     """Every row of a .csv, .tsv, .jsonl or .parquet file of pairs to answer, all its columns kept (an id, say), each
     sentence checked as training data is: a bad row is refused with the file, the row and the fault."""
     path = Path(path)
@@ -78,7 +78,7 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
     return [row for _, row in records]
 
 
-def duplicates(dd: datasets.DatasetDict) -> dict[str, int]:
+def count_repeated_pairs(dd: datasets.DatasetDict) -> dict[str, int]:
     """Repeated pairs, reported (not refused): per split, rows whose (sentence1, sentence2) came earlier in it, and
     "validation in train", validation pairs also in train (they inflate the validation score). Only non-zero counts."""
     pairs = {split: list(zip(dataset["sentence1"], dataset["sentence2"])) for split, dataset in dd.items()}
@@ -88,7 +88,7 @@ def duplicates(dd: datasets.DatasetDict) -> dict[str, int]:
     return {name: count for name, count in found.items() if count}
 
 
-def describe(dd: datasets.DatasetDict) -> dict:
+def split_counts(dd: datasets.DatasetDict) -> dict:
     """Rows and label counts per split, for display; unlabelled rows (-1) count in rows only."""
     summary = {}
     for split, dataset in dd.items():

@@ -107,7 +107,7 @@ def _precision_detail(precision: str, device: str) -> str:
     return precision
 
 
-def describe(device: str = "auto", precision: str = "auto") -> dict:
+def resolve_hardware(device: str = "auto", precision: str = "auto") -> dict:
     """What a run with these settings trains on here: device, precision and one line saying both and why."""
     device = resolve_device(device)
     precision = resolve_precision(precision, device)

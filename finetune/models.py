@@ -85,8 +85,3 @@ def load_classifier(name: str, seed: int | None = None):
             raise _hub_failure(name, err) from err
         finally:
             hf_logging.set_verbosity(verbosity)
-
-
-def describe_model(name: str) -> str:
-    """A short, human name for logs and the UI."""
-    return f"{BUNDLED_NAME} (bundled)" if str(name).strip() == BUNDLED else str(name)

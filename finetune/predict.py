@@ -103,19 +103,19 @@ def check_pair(sentence1, sentence2) -> tuple[str, str]:
     return sentence1, sentence2
 
 
-def read_pairs(path: Path):
+def read_pair_frame(path: Path):
     """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame;
-    its rows are checked by data.read_pairs, as training data is (empty or missing sentences, bad bytes, archives)."""
+    its rows are checked by data.read_pair_rows, as training data is (empty or missing sentences, bad bytes, archives)."""
     import pandas as pd
 
-    return pd.DataFrame(data.read_pairs(Path(path)))
+    return pd.DataFrame(data.read_pair_rows(Path(path)))
 
 
 def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: int | None = None):
     """Every pair of the file answered: its rows with prediction and p_equivalent added, also written as CSV.
 
     With max_pairs, a longer file is refused before any is answered (the app must not spend minutes on one request)."""
-    frame = read_pairs(path)
+    frame = read_pair_frame(path)
     if max_pairs is not None and len(frame) > max_pairs:
         raise FinetuneError(f"{Path(path).name} has {len(frame)} pairs; the app answers at most {max_pairs} at once: "
                             "split the file")

@@ -91,7 +91,7 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _describe(event: dict) -> str:
+def _progress_line(event: dict) -> str:
     """One readable progress line for a log or eval event."""
     where = f"step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}"
     if event["type"] == "eval":
@@ -127,7 +127,7 @@ def make_callback(run_dir: Path, echo: bool, precision: str):
             else:
                 return
             if echo:
-                print(_describe(event), flush=True)
+                print(_progress_line(event), flush=True)
 
         def _eta(self, state) -> float | None:
             started, first_step = self.clock
@@ -360,12 +360,12 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
 def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool) -> dict:
     from transformers import PrinterCallback, Trainer
 
-    from finetune.device import describe
+    from finetune.device import resolve_hardware
     from finetune.metrics import compute_metrics
     from finetune.models import load_classifier, load_tokenizer
     from finetune.tokens import collator
 
-    hardware = describe(config.device, config.precision)
+    hardware = resolve_hardware(config.device, config.precision)
     device, precision = hardware["device"], hardware["precision"]
     record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
                       device=device, precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
@@ -413,7 +413,7 @@ def _final_evaluation(run_dir: Path, validation, state, precision: str, echo: bo
             "f1": final["f1"], "loss": final["loss"], "precision": "fp32"}
     event = runs.append_event(run_dir, "eval", max_steps=state.max_steps, **last)
     if echo:
-        print(_describe(event), flush=True)
+        print(_progress_line(event), flush=True)
     return {"validation_rows": final["n"], "final": final, "per_epoch": [*_per_epoch(state.log_history, precision), last]}
 
 

@@ -26,10 +26,10 @@ def bundled_run(tmp_path_factory):
 
 
 def test_the_trainer_evaluates_each_epoch_in_its_precision_but_not_the_last_step(bundled_run):
-    from finetune.device import describe
+    from finetune.device import resolve_hardware
 
     metrics = runs.read_metrics(bundled_run)
-    assert metrics["precision"] == describe("auto", "auto")["precision"]
+    assert metrics["precision"] == resolve_hardware("auto", "auto")["precision"]
     evals = [e for e in runs.read_events(bundled_run)[0] if e["type"] == "eval"]
     assert [(e["step"], e["precision"]) for e in evals] == [(8, metrics["precision"]), (16, "fp32")]
     assert [(e["step"], e["precision"]) for e in metrics["per_epoch"]] == [(8, metrics["precision"]), (16, "fp32")]

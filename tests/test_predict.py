@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from finetune import FinetuneError
-from finetune.predict import cached_predictor, predict_file, read_pairs, run_predictor
+from finetune.predict import cached_predictor, predict_file, read_pair_frame, run_predictor
 
 
 def test_the_base_model_keeps_the_runs_seeded_head_and_differs_from_the_tuned_one(tiny_run):
@@ -44,7 +44,7 @@ def test_a_file_of_pairs_is_answered_row_by_row_and_written_as_csv(tiny_run, tmp
 def test_an_unusable_file_is_refused_with_its_name(tmp_path, name, content, words):
     (tmp_path / name).write_text(content)
     with pytest.raises(FinetuneError, match=words) as caught:
-        read_pairs(tmp_path / name)
+        read_pair_frame(tmp_path / name)
     assert name in str(caught.value)
 
 
@@ -64,7 +64,7 @@ def test_a_file_longer_than_the_limit_is_refused_before_any_answer(tiny_run, tmp
 def test_bad_bytes_and_archives_named_csv_are_refused_by_their_content(tmp_path, content, words):
     (tmp_path / "pairs.csv").write_bytes(content)
     with pytest.raises(FinetuneError, match=words):
-        read_pairs(tmp_path / "pairs.csv")
+        read_pair_frame(tmp_path / "pairs.csv")
 
 
 @pytest.mark.parametrize("pair, words", [(("", "x"), "sentence1 is empty"), (("x", " \n\t"), "sentence2 is empty"),
