@@ -5,11 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from conftest import REPO, wait_for
 
 from finetune import runs
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_two_process_torchrun_training_records_world_size_and_writes_once(tmp_path, tiny_bert):
@@ -84,7 +82,7 @@ def _launched_pid(run_dir) -> int:
     return [e for e in runs.read_events(run_dir)[0] if e.get("status") == "starting"][-1]["pid"]
 
 
-def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_resumes(tiny_bert, monkeypatch):
+def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_resumes(tiny_bert):
     """processes=2 from the app: torchrun under the launched pid; a stop request and a SIGTERM each reach both ranks."""
     import os
     import signal
@@ -92,7 +90,6 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
     from finetune import jobs
     from finetune.config import RunConfig
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=30, batch_size=8,
                                    max_train_samples=160, max_eval_samples=16, logging_steps=1, processes=2)
     run_dir = jobs.start(config)

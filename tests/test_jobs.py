@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 
 import pytest
-from conftest import wait_for
+from conftest import kill_live_trainings, wait_for
 
 from finetune import jobs, runs
 from finetune.cli import build_parser, config_from_args
@@ -18,13 +18,9 @@ from finetune.status import loss_curve, status_of
 
 
 @pytest.fixture(autouse=True)
-def modest_children(monkeypatch):
-    """The trainings these tests start share the machine: one thread each, and none outlives its test."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+def no_training_outlives_its_test():
     yield
-    for run_dir in runs.list_runs():
-        if status_of(run_dir).state in runs.LIVE:
-            os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
+    kill_live_trainings(runs.runs_dir())
 
 
 def tiny(model, **overrides):
@@ -236,9 +232,14 @@ def test_the_log_tail_is_the_last_lines_with_redrawn_bars_settled(tmp_path):
     assert tail == ["line 98", "line 99", "bar 100%"]
 
 
-def test_the_number_of_trainings_at_once_comes_from_the_environment(monkeypatch):
+def test_the_number_of_trainings_at_once_is_one_per_gpu_or_one_unless_the_environment_says(monkeypatch):
+    import torch
+
     monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
-    assert jobs.max_jobs() == 1  # this machine has no GPU
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert jobs.max_jobs() == 1  # a CPU-only machine
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert jobs.max_jobs() == 4
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "3")
     assert jobs.max_jobs() == 3
     for bad in ("0", "two", "-1"):

@@ -1,15 +1,12 @@
 """Pushing a run to the Hub: refused in one line without a token (for real); with one, what a faked HfApi receives.
 
 The Hub is out of reach here, so the upload itself is checked on a fake that records the calls."""
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from finetune import publish, runs
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "hf_fakeTokenForTests0123456789"
 
 
@@ -27,11 +24,11 @@ class FakeHfApi:
         self.calls.append(("create_commit", repo_id, {op.path_in_repo: Path(op.path_or_fileobj) for op in operations}))
 
 
-def test_without_a_token_the_cli_refuses_in_one_line(listed_run):
-    done = subprocess.run([sys.executable, "-m", "finetune", "push", listed_run.name, "--repo-id", "someone/mrpc"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"error: {publish.NO_TOKEN}"]
+def test_without_a_token_the_cli_refuses_in_one_line(listed_run, capsys):
+    from finetune.cli import main
+
+    assert main(["push", listed_run.name, "--repo-id", "someone/mrpc"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {publish.NO_TOKEN}"]
 
 
 def test_without_a_token_the_core_refuses_before_any_upload(listed_run):

@@ -9,10 +9,10 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from conftest import REPO
 
 from finetune import runs
 
-REPO = Path(__file__).resolve().parents[1]
 SETUP = ["pip install -r requirements.txt && python app.py", "pip install -r requirements-dev.txt && python -m pytest -q"]
 
 
