@@ -36,7 +36,8 @@ def overview(source: str) -> dict:
     for split, frame in frames.items():
         for label, name in enumerate(LABEL_NAMES):
             count = int((frame["label"] == label).sum())
-            balance.append({"split": split, "label": name, "rows": count, "share": round(count / max(len(frame), 1), 3)})
+            share = round(count / max(len(frame), 1), 3)
+            balance.append({"split": split, "label": name, "rows": count, "share": share})
     features = dd[next(iter(dd))].features
     listed = "\n".join(f"{name}: {feature!r}" for name, feature in features.items())
     return {"repr": str(dd), "features": listed, "splits": list(dd), "balance": balance}

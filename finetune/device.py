@@ -33,7 +33,8 @@ def resolve_device(requested: str = "auto") -> str:
     if requested == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device cuda: no CUDA GPU is visible to torch {torch.__version__} here; use auto or cpu")
     if requested == "mps" and not _mps_available():
-        raise ConfigError("device mps: Apple's Metal (MPS) is not available here (it needs a Mac with Apple silicon); use auto or cpu")
+        raise ConfigError("device mps: Apple's Metal (MPS) is not available here (it needs a Mac with Apple silicon); "
+                          "use auto or cpu")
     return requested
 
 

@@ -96,7 +96,8 @@ def _progress_line(event: dict) -> str:
     where = f"step {event['step']}/{event['max_steps']}  epoch {event['epoch']:.2f}"
     if event["type"] == "eval":
         return f"{where}  validation: accuracy {event['accuracy']:.4f}  F1 {event['f1']:.4f}  loss {event['loss']:.4f}"
-    eta = f"  ETA {event['eta_seconds'] // 60:.0f}:{event['eta_seconds'] % 60:02.0f}" if event.get("eta_seconds") is not None else ""
+    left = event.get("eta_seconds")
+    eta = f"  ETA {left // 60:.0f}:{left % 60:02.0f}" if left is not None else ""
     return f"{where}  loss {event['loss']:.4f}  learning rate {event['learning_rate']:.3g}{eta}"
 
 
@@ -120,10 +121,12 @@ def make_callback(run_dir: Path, echo: bool, precision: str):
             common = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0.0, 4)}
             if "eval_loss" in logs:
                 event = runs.append_event(run_dir, "eval", **common, loss=logs["eval_loss"],
-                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"), precision=precision)
+                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"),
+                                          precision=precision)
             elif "loss" in logs:
-                event = runs.append_event(run_dir, "log", **common, loss=logs["loss"], learning_rate=logs.get("learning_rate"),
-                                          grad_norm=logs.get("grad_norm"), eta_seconds=self._eta(state))
+                event = runs.append_event(run_dir, "log", **common, loss=logs["loss"],
+                                          learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
+                                          eta_seconds=self._eta(state))
             else:
                 return
             if echo:
@@ -132,7 +135,9 @@ def make_callback(run_dir: Path, echo: bool, precision: str):
         def _eta(self, state) -> float | None:
             started, first_step = self.clock
             done = state.global_step - first_step
-            return round((time.monotonic() - started) / done * (state.max_steps - state.global_step), 1) if done else None
+            if not done:
+                return None
+            return round((time.monotonic() - started) / done * (state.max_steps - state.global_step), 1)
 
         def on_step_end(self, args, state, control, **kwargs):
             # At the last step the run is finished whatever was asked: it ends with its model and final figures.
@@ -212,7 +217,8 @@ def _fsync(path: Path) -> None:
 
 
 def _mark_complete(checkpoint: Path) -> None:
-    """The checkpoint's files on disk first, then the marker: after a crash, even of the host, a marked folder is whole."""
+    """The checkpoint's files on disk first, then the marker: after a crash, even of the host, a marked folder is
+    whole."""
     for path in checkpoint.iterdir():
         if path.is_file():
             _fsync(path)
@@ -346,7 +352,7 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
         raise
     except KeyboardInterrupt:
         record(run_dir, "status", status="stopped", reason="interrupted by the user",
-                          checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+               checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         raise
     except Exception as err:
         (run_dir / "error.log").write_text(traceback.format_exc())
@@ -367,8 +373,8 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
 
     hardware = resolve_hardware(config.device, config.precision)
     device, precision = hardware["device"], hardware["precision"]
-    record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
-                      device=device, precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
+    record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(), device=device,
+           precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
     tokenizer = load_tokenizer(config.model)
     raw, tokenized = _prepare_data(config, tokenizer)
     model = prepare_model(load_classifier(config.model, seed=config.seed), config, device)
@@ -391,11 +397,14 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
         trainer.save_model(str(run_dir / runs.MODEL_DIR))
         tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
         metrics = {
-            "model": config.model, "data": config.data, "preset": config.preset, "device": device, "precision": precision,
-            "hardware": hardware["hardware"], "world_size": args.world_size, "train_rows": len(tokenized["train"]),
+            "model": config.model, "data": config.data, "preset": config.preset, "device": device,
+            "precision": precision, "hardware": hardware["hardware"], "world_size": args.world_size,
+            "train_rows": len(tokenized["train"]),
             **_final_evaluation(run_dir, raw["validation"], trainer.state, precision, echo),
-            "train_seconds": round(seconds, 2), "train_samples_per_second": result.metrics.get("train_samples_per_second"),
-            "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step, "peak_rss_mb": peak_rss_mb(),
+            "train_seconds": round(seconds, 2),
+            "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+            "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step,
+            "peak_rss_mb": peak_rss_mb(),
         }
         _finish(run_dir, config, metrics)
     _wait_for_everyone()  # the other processes return what rank 0 wrote
@@ -414,7 +423,8 @@ def _final_evaluation(run_dir: Path, validation, state, precision: str, echo: bo
     event = runs.append_event(run_dir, "eval", max_steps=state.max_steps, **last)
     if echo:
         print(_progress_line(event), flush=True)
-    return {"validation_rows": final["n"], "final": final, "per_epoch": [*_per_epoch(state.log_history, precision), last]}
+    per_epoch = [*_per_epoch(state.log_history, precision), last]
+    return {"validation_rows": final["n"], "final": final, "per_epoch": per_epoch}
 
 
 def _finish(run_dir: Path, config: RunConfig, metrics: dict) -> None:

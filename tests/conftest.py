@@ -21,7 +21,7 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch, cache_dir):
     """Each test gets its own runs folder and never touches the user's caches or the network; the processes it starts
-    compute on one thread (the tests' models are tiny, and on a busy machine a second thread costs more than it gives)."""
+    compute on one thread (the tests' models are tiny: on a busy machine a second thread costs more than it gives)."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("FINETUNE_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("FINETUNE_CACHE_DIR", str(cache_dir))
@@ -88,8 +88,9 @@ def tiny_run(tmp_path_factory, tiny_bert) -> Path:
     from finetune.train import train
 
     run_dir = tmp_path_factory.mktemp("finished") / "20260101-000000-tiny-bert"
-    train(RunConfig.from_preset("default", model=str(tiny_bert), data="sample", epochs=2, batch_size=16, learning_rate=1e-3,
-                                logging_steps=5, precision="fp32", max_train_samples=64, max_eval_samples=48), run_dir)
+    train(RunConfig.from_preset("default", model=str(tiny_bert), data="sample", epochs=2, batch_size=16,
+                                learning_rate=1e-3, logging_steps=5, precision="fp32", max_train_samples=64,
+                                max_eval_samples=48), run_dir)
     return run_dir
 
 
@@ -140,7 +141,8 @@ def launch_app(home: Path, models: Path, **extra_env):
     import urllib.request
 
     port = _free_port()
-    env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port),
+           "HF_HUB_OFFLINE": "1",
            "FINETUNE_MAX_JOBS": "1",  # one training at a time, GPUs or not: the queue tests count on it
            "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
            # The tests' own models (tiny_bert) may be loaded from the page; uploads stay in this test's folder.

@@ -28,7 +28,7 @@ def test_data_comes_from_the_sample_the_hub_uploads_and_the_allowed_folders_only
 def test_without_allowed_folders_only_the_built_in_sources_and_uploads_are_served(monkeypatch, tmp_path):
     monkeypatch.delenv(access.DATA_DIRS_ENV, raising=False)
     assert access.data_roots() == []
-    with pytest.raises(AccessError, match="the operator has not set"):
+    with pytest.raises(AccessError, match=r"\(the operator has allowed no server folders\)"):
         check_data(str(tmp_path))
 
 
@@ -70,5 +70,6 @@ def test_the_data_tab_offers_server_folders_only_when_the_operator_allows_some(m
 
     monkeypatch.setenv(access.DATA_DIRS_ENV, folders)
     config = build_app().get_config_file()
-    radios = [c["props"]["choices"] for c in config["components"] if c["type"] == "radio" and c["props"]["label"] == "Source"]
+    radios = [c["props"]["choices"] for c in config["components"]
+              if c["type"] == "radio" and c["props"]["label"] == "Source"]
     assert (SERVER_PATH in [label for label, _ in radios[0]]) is offered

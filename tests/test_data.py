@@ -430,7 +430,8 @@ def test_repeated_pairs_are_counted_per_split_and_across_train_and_validation(tm
     assert count_repeated_pairs(load_mrpc("sample")) == {}
 
 
-@pytest.mark.parametrize("head, kind", [(b"BZh91AY&SY", "bzip2"), (b"\xfd7zXZ\x00\x00", "xz"), (b"Rar!\x1a\x07", "rar")])
+@pytest.mark.parametrize("head, kind", [(b"BZh91AY&SY", "bzip2"), (b"\xfd7zXZ\x00\x00", "xz"),
+                                        (b"Rar!\x1a\x07", "rar")])
 def test_a_compressed_file_is_refused_by_its_first_bytes_whatever_its_name(tmp_path, head, kind):
     (tmp_path / "pairs.tsv").write_bytes(head + bytes(300))
     with pytest.raises(DataError, match=f"pairs.tsv: a {kind} compressed file or archive; unpack it"):

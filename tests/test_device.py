@@ -36,8 +36,10 @@ def plain_cpu(monkeypatch):
 
 def test_ampere_gpu_trains_in_bf16_and_older_ones_in_fp16(cuda):
     cuda((8, 0))
-    assert device.resolve_hardware() == {"device": "cuda", "precision": "bf16", "hardware":
-                                 "Device: cuda (2 × NVIDIA A100-SXM4-40GB, compute capability 8.0), precision bf16 (mixed precision)"}
+    assert device.resolve_hardware() == {
+        "device": "cuda", "precision": "bf16",
+        "hardware": "Device: cuda (2 × NVIDIA A100-SXM4-40GB, compute capability 8.0), "
+                    "precision bf16 (mixed precision)"}
     cuda((7, 5), count=1, name="Tesla T4")
     assert device.resolve_hardware()["precision"] == "fp16"
     with pytest.raises(ConfigError, match="compute capability 8.0.*7.5: use fp16 or fp32"):
@@ -101,7 +103,8 @@ def test_a_run_records_its_device_and_precision(tiny_run):
 
     metrics = runs.read_metrics(tiny_run)
     assert metrics["device"] == device.detect_device() and metrics["precision"] == "fp32"  # the tiny run asks for fp32
-    assert metrics["hardware"].startswith(f"Device: {metrics['device']} (") and metrics["hardware"].endswith("precision fp32")
+    assert metrics["hardware"].startswith(f"Device: {metrics['device']} (")
+    assert metrics["hardware"].endswith("precision fp32")
     started = next(e for e in runs.read_events(tiny_run)[0] if e.get("status") == "started")
     assert started["hardware"] == metrics["hardware"]
 

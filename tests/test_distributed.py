@@ -14,7 +14,8 @@ def test_two_process_torchrun_training_records_world_size_and_writes_once(tmp_pa
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "finetune",
-         "train", "--model", str(tiny_bert), "--data", "sample", "--max-train-samples", "64", "--max-eval-samples", "32",
+         "train", "--model", str(tiny_bert), "--data", "sample", "--max-train-samples", "64",
+         "--max-eval-samples", "32",
          "--epochs", "2", "--batch-size", "8", "--precision", "fp32", "--logging-steps", "1", "--output-dir", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -36,7 +37,8 @@ def _first_logged_loss(run_dir: Path) -> float:
 
 def test_two_processes_log_the_loss_one_process_does_for_the_same_global_batch(tmp_path, tiny_bert):
     """Trainer multiplied a classifier's per-batch mean loss by the number of processes (about 2 ln 2 = 1.39 at the
-    first step under torchrun): the same seed and global batch (16 pairs, 8 per process) must start from the same loss."""
+    first step under torchrun): the same seed and global batch (16 pairs, 8 per process) must start from the same
+    loss."""
     from finetune.config import RunConfig
     from finetune.train import train
 

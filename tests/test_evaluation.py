@@ -15,8 +15,8 @@ def bundled_run(tmp_path_factory):
     """The default recipe (precision auto: bf16 on AVX512-BF16 or AMX) on 128 sample pairs, 2 epochs of 8 steps: enough
     for answers that differ from pair to pair, some of them close calls, where bf16 and fp32 can disagree."""
     run_dir = tmp_path_factory.mktemp("bundled") / "run"
-    train(RunConfig.from_preset("default", model="bundled", data="sample", max_train_samples=128, epochs=2, batch_size=16,
-                                learning_rate=3e-4), run_dir)
+    train(RunConfig.from_preset("default", model="bundled", data="sample", max_train_samples=128, epochs=2,
+                                batch_size=16, learning_rate=3e-4), run_dir)
     return run_dir
 
 
@@ -57,5 +57,5 @@ def test_the_predictions_file_holds_the_playgrounds_answers_for_every_validation
     assert [LABEL_NAMES[r["prediction"]] for r in rows] == [a["label"] for a in answers]
     spread = [r["probabilities"][1] for r in rows]
     assert max(spread) - min(spread) > 0.1  # answers differ from pair to pair: matching them is not a constant's doing
-    for row, answer in zip(rows, answers):
+    for row, answer in zip(rows, answers, strict=True):
         assert row["probabilities"][1] == pytest.approx(answer["probabilities"][LABEL_NAMES[1]], abs=0.02)

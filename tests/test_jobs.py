@@ -24,8 +24,8 @@ def no_training_outlives_its_test():
 
 
 def tiny(model, **overrides):
-    settings = dict(model=str(model), data="sample", epochs=1, batch_size=16, learning_rate=1e-3, logging_steps=2,
-                    precision="fp32", max_train_samples=64, max_eval_samples=32)
+    settings = {"model": str(model), "data": "sample", "epochs": 1, "batch_size": 16, "learning_rate": 1e-3,
+                "logging_steps": 2, "precision": "fp32", "max_train_samples": 64, "max_eval_samples": 32}
     return RunConfig.from_preset("default", **{**settings, **overrides})
 
 
@@ -196,7 +196,8 @@ def test_a_run_whose_process_vanished_reads_as_interrupted(tmp_path):
     run_dir.mkdir(parents=True)
     RunConfig().save(run_dir / runs.CONFIG_FILE)
     runs.append_event(run_dir, "status", status="started")
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     (run_dir / runs.PID_FILE).write_text(gone.stdout.strip())
     summary = status_of(run_dir)
     assert summary.state == "interrupted" and "gone" in summary.reason
@@ -248,7 +249,8 @@ def test_the_number_of_trainings_at_once_is_one_per_gpu_or_one_unless_the_enviro
             jobs.max_jobs()
 
 
-def test_a_queued_run_waits_for_the_slot_leaves_the_queue_when_stopped_and_only_its_owner_deletes_it(tiny_bert, monkeypatch):
+def test_a_queued_run_waits_for_the_slot_leaves_the_queue_when_stopped_and_only_its_owner_deletes_it(tiny_bert,
+                                                                                                      monkeypatch):
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
     live = jobs.start(long_running(tiny_bert), owner="alice")
     waiting = jobs.start(tiny(tiny_bert), owner="bob")
@@ -281,7 +283,8 @@ def test_queued_runs_start_in_their_order_when_a_slot_frees(tiny_bert, monkeypat
     assert status_of(third).queue_position == 1
     assert wait_for(second, settled).state == "finished"
     assert wait_for(third, settled).state == "finished"
-    launched = [next(e["time"] for e in runs.read_events(r)[0] if e.get("status") == "starting") for r in (second, third)]
+    launched = [next(e["time"] for e in runs.read_events(r)[0] if e.get("status") == "starting")
+                for r in (second, third)]
     ended = next(e["time"] for e in runs.read_events(second)[0] if e.get("status") == "finished")
     assert launched[0] < ended <= launched[1]
 

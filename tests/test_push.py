@@ -38,13 +38,15 @@ def test_without_a_token_the_core_refuses_before_any_upload(listed_run):
     assert api.calls == []
 
 
-def test_with_a_token_the_model_at_the_top_card_metrics_and_settings_go_up_in_one_commit(listed_run, monkeypatch, capsys):
+def test_with_a_token_the_model_at_the_top_card_metrics_and_settings_go_up_in_one_commit(listed_run, monkeypatch,
+                                                                                         capsys):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     api = FakeHfApi()
     url = publish.push_run(listed_run, "someone/mrpc-minilm", private=True, api=api)
     assert url == "https://huggingface.co/someone/mrpc-minilm"
     (create, repo_id, options), (commit, commit_repo, files) = api.calls
-    assert (create, repo_id, commit, commit_repo) == ("create_repo", "someone/mrpc-minilm", "create_commit", "someone/mrpc-minilm")
+    assert (create, commit) == ("create_repo", "create_commit")
+    assert repo_id == commit_repo == "someone/mrpc-minilm"
     assert options["private"] is True and options["exist_ok"] is True
     model_files = {p.name for p in (listed_run / runs.MODEL_DIR).iterdir()}
     assert set(files) == model_files | {"README.md", "metrics.json", "run_config.json"}

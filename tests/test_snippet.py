@@ -39,8 +39,9 @@ def test_every_setting_of_the_form_appears_in_the_script():
     code = training_code(RunConfig(epochs=2.5, learning_rate=3e-5, batch_size=12, max_length=96, seed=7,
                                    max_train_samples=500, sampling="random", precision="fp32", dropout=0.05,
                                    freeze_embeddings=True))
-    for text in ("module.p = 0.05", "get_input_embeddings().weight.requires_grad_(False)","num_train_epochs=2.5", "learning_rate=3e-05", "per_device_train_batch_size=12", "max_length=96",
-                 "set_seed(7)", "seed=7", "select(range(min(500,", "train_sampling_strategy='random'"):
+    for text in ("module.p = 0.05", "get_input_embeddings().weight.requires_grad_(False)", "num_train_epochs=2.5",
+                 "learning_rate=3e-05", "per_device_train_batch_size=12", "max_length=96", "set_seed(7)", "seed=7",
+                 "select(range(min(500,", "train_sampling_strategy='random'"):
         assert text in code
     assert "bf16" not in code and "fp16" not in code
     ast.parse(code)

@@ -1,4 +1,5 @@
-"""report_to: the tracker chosen in the CLI or the form reaches TrainingArguments; a tracker not installed is refused."""
+"""report_to: the tracker chosen in the CLI or the form reaches TrainingArguments; a tracker not installed is
+refused."""
 import importlib.util
 
 import pytest
