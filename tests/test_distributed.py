@@ -92,8 +92,9 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
     from finetune import jobs
     from finetune.config import RunConfig
 
-    config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=30, batch_size=8,
-                                   max_train_samples=160, max_eval_samples=16, logging_steps=1, processes=2)
+    # 120 steps in 4 epochs (each ends with an evaluation and a checkpoint): room for two stops, little to finish.
+    config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=4, batch_size=8,
+                                   max_train_samples=480, max_eval_samples=16, logging_steps=1, processes=2)
     run_dir = jobs.start(config)
     try:
         _wait(run_dir, lambda s: s.state == "running" and s.step >= 2)
@@ -119,7 +120,7 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
         for pid in _processes_of(run_dir):
             os.kill(pid, signal.SIGKILL)
     metrics = json.loads((run_dir / runs.METRICS_FILE).read_text())
-    assert metrics["world_size"] == 2 and metrics["steps"] == 30 * 160 // 16
+    assert metrics["world_size"] == 2 and metrics["steps"] == 4 * 480 // 16
     assert RunConfig.load(run_dir / runs.CONFIG_FILE).processes == 2
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
     assert statuses == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "stopped",
