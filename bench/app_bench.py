@@ -65,8 +65,8 @@ def serve(home: Path) -> tuple[subprocess.Popen, str, float]:
 def train_and_ask(client, rows: int) -> dict:
     settings = {"max_train_samples": rows, "epochs": 1, "logging_steps": 5}
     started = client.predict("bundled", "sample", "demo", settings, "", api_name="/train")
-    while (status := client.predict(started["run"], api_name="/status"))["state"] not in {"finished", "failed", "stopped",
-                                                                                       "interrupted"}:
+    ended = {"finished", "failed", "stopped", "interrupted"}
+    while (status := client.predict(started["run"], api_name="/status"))["state"] not in ended:
         time.sleep(1)
     if status["state"] != "finished":
         sys.exit(f"run {started['run']} ended {status['state']}: {status}")
@@ -102,7 +102,8 @@ def main() -> None:
     print(f"page served {results['page_seconds']:.1f} s after `python app.py`; loaded by then: "
           f"{', '.join(results['loaded_at_page']) or 'no torch, no openvino'}; app {results['rss_mb_at_page']:.0f} MB")
     for i, run in enumerate(results["runs"], 1):
-        print(f"after run {i}: app {run['app_rss_mb']:.0f} MB, that training's peak {run['training_peak_rss_mb']:.0f} MB, "
+        print(f"after run {i}: app {run['app_rss_mb']:.0f} MB, "
+              f"that training's peak {run['training_peak_rss_mb']:.0f} MB, "
               f"one answer {1000 * run['answer_seconds']:.0f} ms through the API")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -113,7 +113,8 @@ def latest_finished(url: str) -> str:
     runs = Client(url, verbose=False).predict(api_name="/runs")
     finished = [r["run"] for r in runs if r["state"] == "finished"]
     if not finished:
-        raise SystemExit("error: the app has no finished run to ask; train one first (python -m finetune train --preset demo)")
+        raise SystemExit("error: the app has no finished run to ask; train one first "
+                         "(python -m finetune train --preset demo)")
     return finished[0]
 
 
@@ -132,7 +133,8 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:7860/", help="the running app")
     parser.add_argument("--clients", type=int, default=30, help="clients asking at once")
     parser.add_argument("--seconds", type=float, default=60, help="how long they keep asking")
-    parser.add_argument("--timeout", type=float, default=60, help="a request with no answer after this many seconds hung")
+    parser.add_argument("--timeout", type=float, default=60,
+                        help="a request with no answer after this many seconds hung")
     parser.add_argument("--run", default="", help="the run that answers (default: the latest finished)")
     parser.add_argument("--train", action="store_true", help="start a demo training on the sample first; stop it after")
     parser.add_argument("--json", help="also write the figures to this file")

@@ -23,7 +23,8 @@ BATCH = 64
 
 def percentiles(times_ms: list[float]) -> dict:
     cuts = statistics.quantiles(times_ms, n=100)
-    return {"p50_ms": round(statistics.median(times_ms), 2), "p95_ms": round(cuts[94], 2), "mean_ms": round(statistics.fmean(times_ms), 2)}
+    return {"p50_ms": round(statistics.median(times_ms), 2), "p95_ms": round(cuts[94], 2),
+            "mean_ms": round(statistics.fmean(times_ms), 2)}
 
 
 def measure(answer_one, answer_all, pairs: list[tuple[str, str]], rounds: int) -> tuple[dict, list]:
@@ -41,7 +42,8 @@ def measure(answer_one, answer_all, pairs: list[tuple[str, str]], rounds: int) -
     started = time.perf_counter()
     answers = answer_all(pairs)
     seconds = time.perf_counter() - started
-    return {**percentiles(times), "calls": len(times), "batch_pairs_per_second": round(len(pairs) / seconds, 1)}, answers
+    figures = {**percentiles(times), "calls": len(times), "batch_pairs_per_second": round(len(pairs) / seconds, 1)}
+    return figures, answers
 
 
 def bench_predictor(model: str, seed: int, pairs, rounds: int, backend: str, precision: str) -> tuple[dict, list]:
@@ -50,9 +52,12 @@ def bench_predictor(model: str, seed: int, pairs, rounds: int, backend: str, pre
     started = time.perf_counter()
     predictor = Predictor(model, seed=seed, backend=backend, precision=precision)
     load = time.perf_counter() - started
-    figures, answers = measure(predictor.predict, lambda ps: [(a["label"], a["probabilities"])
-                                                              for a in predictor.predict_batch(ps, BATCH)], pairs, rounds)
-    return {**figures, "load_seconds": round(load, 2), "backend": predictor.backend, "precision": predictor.precision}, answers
+    def batch(ps):
+        return [(a["label"], a["probabilities"]) for a in predictor.predict_batch(ps, BATCH)]
+
+    figures, answers = measure(predictor.predict, batch, pairs, rounds)
+    figures.update(load_seconds=round(load, 2), backend=predictor.backend, precision=predictor.precision)
+    return figures, answers
 
 
 def bench_pipeline(model: str, seed: int, pairs, rounds: int) -> tuple[dict, list]:
@@ -62,7 +67,8 @@ def bench_pipeline(model: str, seed: int, pairs, rounds: int) -> tuple[dict, lis
     from finetune.models import load_classifier, load_tokenizer
 
     started = time.perf_counter()
-    classifier = pipeline("text-classification", model=load_classifier(model, seed=seed), tokenizer=load_tokenizer(model))
+    classifier = pipeline("text-classification", model=load_classifier(model, seed=seed),
+                          tokenizer=load_tokenizer(model))
     load = time.perf_counter() - started
 
     def one(s1, s2):
@@ -92,26 +98,30 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="bundled", help="as for python -m finetune predict (a run's model folder, ...)")
+    parser.add_argument("--model", default="bundled",
+                        help="as for python -m finetune predict (a run's model folder, ...)")
     parser.add_argument("--data", default="sample", help="whose validation pairs to answer (as for train --data)")
     parser.add_argument("--seed", type=int, default=42, help="seeds the head of a model that has none yet")
     parser.add_argument("--rounds", type=int, default=3, help="times each pair is timed alone")
     parser.add_argument("--max-pairs", type=int, default=408)
-    parser.add_argument("--backend", default="auto", choices=["auto", "openvino", "torch"], help="the Predictor's backend")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="the Predictor's precision")
+    parser.add_argument("--backend", default="auto", choices=["auto", "openvino", "torch"],
+                        help="the Predictor's backend")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="the Predictor's precision")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
     from finetune.data import load_mrpc
 
     validation = load_mrpc(args.data)["validation"]
-    pairs = list(zip(validation["sentence1"], validation["sentence2"]))[:args.max_pairs]
+    pairs = list(zip(validation["sentence1"], validation["sentence2"], strict=True))[:args.max_pairs]
     # The baseline runs first so that whatever warms up in the process (allocator, thread pool) favours it, not us.
     baseline, expected = bench_pipeline(args.model, args.seed, pairs, args.rounds)
     ours, answers = bench_predictor(args.model, args.seed, pairs, args.rounds, args.backend, args.precision)
     results = {"baseline": baseline, "finetune": ours, "pairs": len(pairs), "model": args.model, "data": args.data,
-               "same_answers": sum(a[0] == b[0] for a, b in zip(answers, expected)),
-               "max_probability_difference": round(max(abs(a[1][label] - b[1][label]) for a, b in zip(answers, expected)
+               "same_answers": sum(a[0] == b[0] for a, b in zip(answers, expected, strict=True)),
+               "max_probability_difference": round(max(abs(a[1][label] - b[1][label])
+                                                       for a, b in zip(answers, expected, strict=True)
                                                        for label in b[1]), 6)}
     print(table(results))
     if args.json:

@@ -20,8 +20,8 @@ RECIPES = {"baseline": "course", "default": "default"}
 
 
 def run_recipe(preset: str, args, folder: Path) -> dict:
-    command = [sys.executable, "-m", "finetune", "train", "--preset", preset, "--model", args.model, "--data", args.data,
-               "--seed", str(args.seed), "--output-dir", str(folder)]
+    command = [sys.executable, "-m", "finetune", "train", "--preset", preset, "--model", args.model,
+               "--data", args.data, "--seed", str(args.seed), "--output-dir", str(folder)]
     if args.quick:
         command += ["--epochs", "1", "--max-train-samples", "256"]
     started = time.perf_counter()
@@ -40,7 +40,8 @@ def run_recipe(preset: str, args, folder: Path) -> dict:
 
 
 def table(results: dict) -> str:
-    rows = [f"{'recipe':<10}{'wall s':>9}{'train s':>9}{'samples/s':>11}{'peak MB':>9}{'accuracy':>10}{'F1':>8}  precision"]
+    rows = [f"{'recipe':<10}{'wall s':>9}{'train s':>9}{'samples/s':>11}{'peak MB':>9}{'accuracy':>10}{'F1':>8}"
+            "  precision"]
     for name, r in results.items():
         rows.append(f"{name:<10}{r['wall_seconds']:>9.1f}{r['train_seconds']:>9.1f}{r['samples_per_second']:>11.2f}"
                     f"{r['peak_rss_mb']:>9.0f}{r['eval_accuracy']:>10.4f}{r['eval_f1']:>8.4f}  {r['precision']}")

@@ -31,7 +31,8 @@ class AccessError(FinetuneError):
 
 def _roots(variable: str) -> list[Path]:
     """The folders listed in an environment variable (separated like PATH), resolved; none when it is unset."""
-    return [Path(item).expanduser().resolve() for item in os.environ.get(variable, "").split(os.pathsep) if item.strip()]
+    items = os.environ.get(variable, "").split(os.pathsep)
+    return [Path(item).expanduser().resolve() for item in items if item.strip()]
 
 
 def data_roots() -> list[Path]:
@@ -92,7 +93,8 @@ def check_model(name: str) -> str:
     """name when the page may load it: 'bundled', a Hub id, a run of this app, a folder under $FINETUNE_MODEL_DIRS."""
     name = str(name or "").strip()
     path = Path(name).expanduser()
-    # An existing path is judged as a path even when it looks like a Hub id ("runs", "assets"), as from_pretrained would.
+    # An existing path is judged as a path even when it looks like a Hub id ("runs", "assets"), as from_pretrained
+    # would.
     if path.exists() and _inside(path, [runs.runs_dir().resolve(), *_roots(MODEL_DIRS_ENV)]):
         return name
     if name == "bundled" or (not path.exists() and HUB_ID.fullmatch(name) and ".." not in name):
@@ -102,7 +104,8 @@ def check_model(name: str) -> str:
 
 
 def max_file_size() -> str:
-    """The largest upload, as Gradio's launch(max_file_size=...) takes it: '10mb' unless $FINETUNE_MAX_FILE_SIZE says."""
+    """The largest upload, as Gradio's launch(max_file_size=...) takes it: '10mb' unless $FINETUNE_MAX_FILE_SIZE
+    says."""
     return os.environ.get(MAX_FILE_SIZE_ENV, "").strip() or MAX_FILE_SIZE
 
 

@@ -36,15 +36,16 @@ def overview(source: str) -> dict:
     for split, frame in frames.items():
         for label, name in enumerate(LABEL_NAMES):
             count = int((frame["label"] == label).sum())
-            balance.append({"split": split, "label": name, "rows": count, "share": round(count / max(len(frame), 1), 3)})
+            share = round(count / max(len(frame), 1), 3)
+            balance.append({"split": split, "label": name, "rows": count, "share": share})
     features = dd[next(iter(dd))].features
     listed = "\n".join(f"{name}: {feature!r}" for name, feature in features.items())
     return {"repr": str(dd), "features": listed, "splits": list(dd), "balance": balance}
 
 
-def duplicates(source: str) -> dict[str, int]:
-    """Repeated pairs per split and validation pairs also in train (see data.duplicates)."""
-    return data.duplicates(load(source)[0])
+def repeats(source: str) -> dict[str, int]:
+    """Repeated pairs per split and validation pairs also in train (see data.count_repeated_pairs)."""
+    return data.count_repeated_pairs(load(source)[0])
 
 
 def page(source: str, split: str, number: int = 1, size: int = 10, label: str = ALL_LABELS, query: str = "") -> dict:

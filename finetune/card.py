@@ -5,14 +5,15 @@ from pathlib import Path
 
 from finetune import runs
 from finetune.config import RunConfig
-from finetune.data import HUB_DATASET, HUB_SOURCES, LABEL_NAMES, is_real_mrpc, source_label
+from finetune.data import HUB_DATASET, LABEL_NAMES, is_real_mrpc, source_label
 from finetune.metrics import REFERENCE_DATA, REFERENCES
 from finetune.models import BUNDLED, BUNDLED_NAME
 
 CARD_FILE = "README.md"
 # A fine-tune keeps its base model's licence: known for the models the app offers, else left for the author to state.
-LICENSES = {BUNDLED_NAME: "apache-2.0", "bert-base-uncased": "apache-2.0", "google-bert/bert-base-uncased": "apache-2.0",
-            "distilbert-base-uncased": "apache-2.0", "distilbert/distilbert-base-uncased": "apache-2.0"}
+LICENSES = {BUNDLED_NAME: "apache-2.0", "bert-base-uncased": "apache-2.0",
+            "google-bert/bert-base-uncased": "apache-2.0", "distilbert-base-uncased": "apache-2.0",
+            "distilbert/distilbert-base-uncased": "apache-2.0"}
 TAGS = ["text-classification", "paraphrase-detection", "glue", "mrpc", "finetune"]
 
 
@@ -26,10 +27,12 @@ def base_model(model: str) -> str | None:
 
 
 def _dataset(config: RunConfig, metrics: dict) -> dict:
-    """The model-index's dataset: GLUE MRPC's validation split (or the first N rows of it), else the data named as given."""
+    """The model-index's dataset: GLUE MRPC's validation split (or the first N rows of it), else the data named as
+    given."""
     split = "validation" if config.max_eval_samples is None else f"validation[:{metrics['validation_rows']}]"
     if is_real_mrpc(config.data):
-        return {"dataset_type": HUB_DATASET[0], "dataset_name": "GLUE MRPC", "dataset_config": HUB_DATASET[1], "dataset_split": split}
+        return {"dataset_type": HUB_DATASET[0], "dataset_name": "GLUE MRPC", "dataset_config": HUB_DATASET[1],
+                "dataset_split": split}
     name = "finetune's bundled MRPC-style sample" if config.data == "sample" else Path(config.data).name
     return {"dataset_type": "local", "dataset_name": name, "dataset_split": split}
 
@@ -39,13 +42,13 @@ def card_data(run_dir: Path, config: RunConfig, metrics: dict):
 
     final, where = metrics["final"], _dataset(config, metrics)
     results = [EvalResult(task_type="text-classification", task_name="Paraphrase detection", metric_type=name,
-                          metric_name=name.capitalize() if name == "accuracy" else "F1", metric_value=round(final[name], 4),
-                          **where) for name in ("accuracy", "f1")]
+                          metric_name=name.capitalize() if name == "accuracy" else "F1",
+                          metric_value=round(final[name], 4), **where) for name in ("accuracy", "f1")]
     return ModelCardData(
         model_name=Path(run_dir).name, base_model=base_model(config.model),
         datasets=[HUB_DATASET[0]] if is_real_mrpc(config.data) else None, metrics=["accuracy", "f1"],
-        eval_results=results, license=LICENSES.get(base_model(config.model) or ""), language="en", library_name="transformers",
-        pipeline_tag="text-classification", tags=TAGS)
+        eval_results=results, license=LICENSES.get(base_model(config.model) or ""), language="en",
+        library_name="transformers", pipeline_tag="text-classification", tags=TAGS)
 
 
 def _hyperparameters(config: RunConfig, metrics: dict) -> str:
@@ -69,7 +72,8 @@ def card_text(run_dir: Path, config: RunConfig, metrics: dict) -> str:
     final = metrics["final"]
     base = base_model(config.model) or f"The local model `{Path(config.model).name}`"  # the server's paths stay on it
     data = ("GLUE MRPC (`nyu-mll/glue`, config `mrpc`)" if is_real_mrpc(config.data)
-            else f"`{config.data}` (MRPC-style sentence pairs, not GLUE MRPC itself: its figures do not compare with the references)")
+            else f"`{config.data}` (MRPC-style sentence pairs, not GLUE MRPC itself: its figures do not compare with "
+                 "the references)")
     references = "\n".join(f"| {name} | {REFERENCE_DATA} | {f['accuracy']:.3f} | {f['f1']:.3f} |"
                            for name, f in REFERENCES.items())
     return f"""
@@ -77,7 +81,8 @@ def card_text(run_dir: Path, config: RunConfig, metrics: dict) -> str:
 
 {base} fine-tuned for paraphrase detection (is sentence 2 a paraphrase of sentence 1?) on {data} by finetune,
 which follows the Hugging Face course's chapter
-[*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-course/chapter3). Labels: 0 `{LABEL_NAMES[0]}`, 1 `{LABEL_NAMES[1]}`.
+[*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-course/chapter3).
+Labels: 0 `{LABEL_NAMES[0]}`, 1 `{LABEL_NAMES[1]}`.
 
 ## Results on the validation split ({final['n']} pairs)
 
@@ -102,7 +107,8 @@ learned nothing. Confusion matrix [[tn fp] [fn tp]]: {final['confusion_matrix']}
 {_hyperparameters(config, metrics)}
 
 Trained in {metrics['train_seconds']:.0f} s on {metrics.get('hardware', metrics['device']).removeprefix('Device: ')}.
-The run's `config.json` (`run_config.json` on the Hub) holds every setting: `python -m finetune train` with them repeats the run (same seed, same metrics).
+The run's `config.json` (`run_config.json` on the Hub) holds every setting: `python -m finetune train` with them
+repeats the run (same seed, same metrics).
 
 ## How to use
 
@@ -120,7 +126,8 @@ or `python -m finetune predict --model PATH "sentence 1" "sentence 2"`.
 def model_card(run_dir: Path, config: RunConfig, metrics: dict):
     from huggingface_hub import ModelCard
 
-    return ModelCard(f"---\n{card_data(run_dir, config, metrics).to_yaml()}\n---\n{card_text(run_dir, config, metrics)}")
+    metadata = card_data(run_dir, config, metrics).to_yaml()
+    return ModelCard(f"---\n{metadata}\n---\n{card_text(run_dir, config, metrics)}")
 
 
 def write_model_card(run_dir: Path, config: RunConfig, metrics: dict) -> Path:

@@ -37,13 +37,15 @@ def _flag_type(kind, unset_word=None):
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per RunConfig field, from the field's own label, help and choices: the CLI and the form read one table."""
+    """One flag per RunConfig field, from the field's own label, help and choices: the CLI and the form read one
+    table."""
     parser.add_argument("--config", metavar="FILE", help="a run configuration (a run's config.json, or one written by "
                         "hand): the flags given with it override its settings")
     for f in fields(RunConfig):
         kind, unset = value_kind(f), f.metadata["unset"]
         kind = _boolean if kind is bool else kind
-        shown = " (preset's value if not given)" if f.metadata["hyperparameter"] and f.name != "seed" else f" (default {f.default})"
+        from_preset = f.metadata["hyperparameter"] and f.name != "seed"
+        shown = " (preset's value if not given)" if from_preset else f" (default {f.default})"
         shown += f"; '{unset.word}' for {unset.meaning}" if unset else ""
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=_flag_type(kind, unset.word if unset else None),
                             default=None, metavar="yes|no" if kind is _boolean else None,
@@ -72,7 +74,8 @@ def config_from_args(args) -> RunConfig:
 
 def torchrun_command(processes: int) -> list[str]:
     """How one process starts N data-parallel ones on this machine: torchrun, through this Python."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), "-m", "finetune"]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+            "-m", "finetune"]
 
 
 def _processes(config: RunConfig) -> int:
@@ -84,7 +87,8 @@ def _processes(config: RunConfig) -> int:
     if launched is None:
         return config.processes or default_processes()
     if config.processes not in (0, int(launched)):
-        raise ConfigError(f"processes is {config.processes} but torchrun started {launched}: give the same number to both")
+        raise ConfigError(f"processes is {config.processes} but torchrun started {launched}: "
+                          "give the same number to both")
     return int(launched)
 
 
@@ -93,7 +97,8 @@ def cmd_train(args) -> int:
     from finetune.train import is_main_process, prepare_inputs, record, train
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (args.output_dir or args.resume):
-        raise runs.RunError("with several processes (torchrun, accelerate launch) give --output-dir, so all of them share one run folder")
+        raise runs.RunError("with several processes (torchrun, accelerate launch) give --output-dir, "
+                            "so all of them share one run folder")
     inputs = None
     if args.resume:
         run_dir = Path(args.resume)
@@ -104,7 +109,8 @@ def cmd_train(args) -> int:
         config = config_from_args(args)
         given = Path(args.output_dir) if args.output_dir else None
         if is_main_process() and given and given.exists() and any(p.name not in runs.LAUNCH_FILES for p in given.iterdir()):
-            raise runs.RunError(f"{given} is not empty; choose another --output-dir, or continue a stopped run with --resume {given}")
+            raise runs.RunError(f"{given} is not empty; choose another --output-dir, "
+                                f"or continue a stopped run with --resume {given}")
         try:  # the model and the data, checked before any run folder is made: a run that cannot begin leaves none
             inputs = prepare_inputs(config)
         except FinetuneError as err:
@@ -133,8 +139,8 @@ def cmd_train(args) -> int:
         print(f"stopped; continue with: python -m finetune train --resume {run_dir}")
         return 0
     final = metrics["final"]
-    print(f"finished in {metrics['train_seconds']:.0f} s: validation accuracy {final['accuracy']:.4f}, F1 {final['f1']:.4f} "
-          f"(n={final['n']}); model in {run_dir / runs.MODEL_DIR}")
+    print(f"finished in {metrics['train_seconds']:.0f} s: validation accuracy {final['accuracy']:.4f}, "
+          f"F1 {final['f1']:.4f} (n={final['n']}); model in {run_dir / runs.MODEL_DIR}")
     return 0
 
 
@@ -197,9 +203,9 @@ def cmd_tokenize(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from finetune.data import describe, load_mrpc
+    from finetune.data import load_mrpc, split_counts
 
-    _emit(describe(load_mrpc(args.data)))
+    _emit(split_counts(load_mrpc(args.data)))
     return 0
 
 
@@ -235,8 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fine-tune a model; leaves a run folder with the model and metrics")
     _add_config_options(train)
-    train.add_argument("--output-dir", help="the run folder to create (default: a new folder under $FINETUNE_RUNS_DIR or ./runs)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or interrupted run from its last checkpoint")
+    train.add_argument("--output-dir",
+                       help="the run folder to create (default: a new folder under $FINETUNE_RUNS_DIR or ./runs)")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue a stopped or interrupted run from its last checkpoint")
     train.set_defaults(handler=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="accuracy, F1 and confusion matrix of a trained model on a split")

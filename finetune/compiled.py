@@ -99,7 +99,8 @@ class CompiledClassifier:
     def _run(self, compiled, feed: dict) -> np.ndarray:
         requests = self.local.__dict__.setdefault("requests", {})
         request = requests.get(id(compiled)) or requests.setdefault(id(compiled), compiled.create_infer_request())
-        return np.array(request.infer(feed)[compiled.outputs[0]], dtype="float32")  # a copy: the request reuses its buffer
+        # A copy: the request reuses its buffer.
+        return np.array(request.infer(feed)[compiled.outputs[0]], dtype="float32")
 
     def logits(self, encoded) -> np.ndarray:
         """A numpy array of shape (pairs, labels), from the tokenizer's numpy output."""

@@ -18,7 +18,8 @@ class ConfigError(FinetuneError):
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SAMPLING = ("random", "group_by_length")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# Trackers that Trainer reports to, each needing its own package (import name); "none" keeps the run folder the only log.
+# Trackers that Trainer reports to, each needing its own package (import name); "none" keeps the run folder the only
+# log.
 TRACKERS = {"none": None, "tensorboard": "tensorboard", "trackio": "trackio"}
 
 
@@ -38,9 +39,9 @@ MODELS_OWN = Unset("model", "the model's own", None)
 def setting(default, label: str, help: str, *, low=None, high=None, open_low=False, open_high=False, choices=None,
             unset: Unset | None = None, step=None, hyperparameter=True):
     """A RunConfig field and everything the CLI, the form and the checks need to know of it."""
-    meta = dict(label=label, help=help, low=low, high=high, open_low=open_low, open_high=open_high,
-                choices=tuple(choices) if choices is not None else None, unset=unset, step=step,
-                hyperparameter=hyperparameter)
+    meta = {"label": label, "help": help, "low": low, "high": high, "open_low": open_low, "open_high": open_high,
+            "choices": tuple(choices) if choices is not None else None, "unset": unset, "step": step,
+            "hyperparameter": hyperparameter}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -66,7 +67,8 @@ class RunConfig:
                                     open_high=True, unset=MODELS_OWN, step=0.05)
     freeze_embeddings: bool = setting(False, "Freeze word embeddings", "keep the pretrained word embeddings as they "
                                       "are (half of MiniLM's weights): cheaper steps")
-    max_length: int = setting(128, "Max length", "tokens kept per pair; MRPC's longest pair is about 100", low=8, high=512)
+    max_length: int = setting(128, "Max length", "tokens kept per pair; MRPC's longest pair is about 100", low=8,
+                              high=512)
     max_train_samples: int | None = setting(None, "Max train samples (0: all)", "train on the first N rows only "
                                             "(quick runs)", low=1, unset=NO_LIMIT)
     max_eval_samples: int | None = setting(None, "Max eval samples (0: all)", "evaluate on the first N validation rows "
@@ -161,10 +163,6 @@ def hyperparameters() -> list[dataclasses.Field]:
     return [f for f in fields(RunConfig) if f.metadata["hyperparameter"]]
 
 
-def field_named(name: str) -> dataclasses.Field:
-    return next(f for f in fields(RunConfig) if f.name == name)
-
-
 def value_kind(f: dataclasses.Field) -> type:
     """int, float, bool or str: the field's type without its None."""
     return {"int": int, "float": float, "bool": bool}.get(str(f.type).replace(" | None", ""), str)
@@ -216,7 +214,8 @@ def _check_tracker_installed(report_to: str) -> None:
 
     package = TRACKERS.get(report_to)
     if package and importlib.util.find_spec(package) is None:
-        raise ConfigError(f"report_to {report_to} needs the {package} package, not installed here: pip install {package}")
+        raise ConfigError(f"report_to {report_to} needs the {package} package, not installed here: "
+                          f"pip install {package}")
 
 
 # The course's recipe is TrainingArguments' defaults: what a reader of the chapter runs.

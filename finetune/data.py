@@ -1,4 +1,5 @@
-"""MRPC as a DatasetDict from the bundled sample, the Hub, Microsoft's files, GLUE TSVs or CSV/TSV/JSONL/Parquet files."""
+"""MRPC as a DatasetDict from the bundled sample, the Hub, Microsoft's files, GLUE TSVs, or CSV/TSV/JSONL/Parquet
+files."""
 from __future__ import annotations
 
 import codecs
@@ -63,7 +64,7 @@ def load_mrpc(source: str = "sample") -> datasets.DatasetDict:
     return _load_local(Path(source).expanduser())
 
 
-def read_pairs(path: Path) -> list[dict[str, Any]]:
+def read_pair_rows(path: Path) -> list[dict[str, Any]]:
     """Every row of a .csv, .tsv, .jsonl or .parquet file of pairs to answer, all its columns kept (an id, say), each
     sentence checked as training data is: a bad row is refused with the file, the row and the fault."""
     path = Path(path)
@@ -78,17 +79,17 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
     return [row for _, row in records]
 
 
-def duplicates(dd: datasets.DatasetDict) -> dict[str, int]:
+def count_repeated_pairs(dd: datasets.DatasetDict) -> dict[str, int]:
     """Repeated pairs, reported (not refused): per split, rows whose (sentence1, sentence2) came earlier in it, and
     "validation in train", validation pairs also in train (they inflate the validation score). Only non-zero counts."""
-    pairs = {split: list(zip(dataset["sentence1"], dataset["sentence2"])) for split, dataset in dd.items()}
+    pairs = {split: list(zip(dataset["sentence1"], dataset["sentence2"], strict=True)) for split, dataset in dd.items()}
     found = {split: len(rows) - len(set(rows)) for split, rows in pairs.items()}
     if "train" in pairs and "validation" in pairs:
         found["validation in train"] = len(set(pairs["validation"]) & set(pairs["train"]))
     return {name: count for name, count in found.items() if count}
 
 
-def describe(dd: datasets.DatasetDict) -> dict:
+def split_counts(dd: datasets.DatasetDict) -> dict:
     """Rows and label counts per split, for display; unlabelled rows (-1) count in rows only."""
     summary = {}
     for split, dataset in dd.items():
@@ -204,7 +205,8 @@ def _dev_ids(path: Path) -> set[tuple[str, str]]:
 
 
 def _subset(examples: dict[str, list], keep: list[bool]) -> dict[str, list]:
-    return {name: [value for value, kept in zip(values, keep) if kept] for name, values in examples.items()}
+    return {name: [value for value, kept in zip(values, keep, strict=True) if kept]
+            for name, values in examples.items()}
 
 
 def _split_single_file(path: Path) -> datasets.DatasetDict:
@@ -218,7 +220,8 @@ def _split_single_file(path: Path) -> datasets.DatasetDict:
         held_out.update(members[:round(len(members) * VALIDATION_FRACTION)])
     if not held_out:
         raise DataError(f"{path} has only {len(examples['label'])} rows, too few to hold out "
-                        f"{VALIDATION_FRACTION:.0%} for validation; give a folder with train.* and validation.* instead")
+                        f"{VALIDATION_FRACTION:.0%} for validation; give a folder with train.* and validation.* "
+                        "instead")
     in_validation = [i in held_out for i in range(len(examples["label"]))]
     return _dataset_dict({"train": _subset(examples, [not held for held in in_validation]),
                           "validation": _subset(examples, in_validation)})
@@ -254,8 +257,8 @@ def _read_records(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict
 
 
 # The first bytes of compressed files and archives, which a renamed .csv can hide.
-PACKED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"7z\xbc\xaf\x27\x1c": "7z",
-          b"\x28\xb5\x2f\xfd": "zstd", b"Rar!": "rar"}
+PACKED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz",
+          b"7z\xbc\xaf\x27\x1c": "7z", b"\x28\xb5\x2f\xfd": "zstd", b"Rar!": "rar"}
 
 
 def _refuse_packed(path: Path) -> None:
@@ -281,7 +284,7 @@ def _read_delimited(path: Path, required: tuple[str, ...], delimiter: str) -> li
     for line, fields in rows[1:]:
         if len(fields) != len(columns):
             raise _fault(path, line, f"found {len(fields)} fields, expected {len(columns)} ({hint})")
-        records.append((line, dict(zip(columns, fields))))
+        records.append((line, dict(zip(columns, fields, strict=True))))
     return records
 
 

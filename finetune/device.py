@@ -33,7 +33,8 @@ def resolve_device(requested: str = "auto") -> str:
     if requested == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device cuda: no CUDA GPU is visible to torch {torch.__version__} here; use auto or cpu")
     if requested == "mps" and not _mps_available():
-        raise ConfigError("device mps: Apple's Metal (MPS) is not available here (it needs a Mac with Apple silicon); use auto or cpu")
+        raise ConfigError("device mps: Apple's Metal (MPS) is not available here (it needs a Mac with Apple silicon); "
+                          "use auto or cpu")
     return requested
 
 
@@ -107,7 +108,7 @@ def _precision_detail(precision: str, device: str) -> str:
     return precision
 
 
-def describe(device: str = "auto", precision: str = "auto") -> dict:
+def resolve_hardware(device: str = "auto", precision: str = "auto") -> dict:
     """What a run with these settings trains on here: device, precision and one line saying both and why."""
     device = resolve_device(device)
     precision = resolve_precision(precision, device)

@@ -1,4 +1,5 @@
-"""A model scored on a split: the one path behind a run's final figures, `evaluate`, the predictions file and the Evaluate tab."""
+"""A model scored on a split: the one path behind a run's final figures, `evaluate`, the predictions file and the
+Evaluate tab."""
 from __future__ import annotations
 
 import json
@@ -22,7 +23,8 @@ def evaluate_model(model: str, rows, batch_size: int = BATCH_SIZE) -> tuple[dict
     from finetune.predict import Predictor
 
     predictor = Predictor(model, backend="torch", precision="fp32")
-    answers = predictor.predict_batch(list(zip(rows["sentence1"], rows["sentence2"])), batch_size=batch_size)
+    pairs = list(zip(rows["sentence1"], rows["sentence2"], strict=True))
+    answers = predictor.predict_batch(pairs, batch_size=batch_size)
     probabilities = np.array([[answer["probabilities"][name] for name in predictor.labels] for answer in answers],
                              dtype="float64").reshape(len(answers), len(predictor.labels))
     predictions = probabilities.argmax(-1)
@@ -34,7 +36,7 @@ def evaluate_model(model: str, rows, batch_size: int = BATCH_SIZE) -> tuple[dict
                "n": len(labels), "loss": loss}
     answered = [{"idx": row["idx"], "sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": row["label"],
                  "prediction": int(pred), "probabilities": [float(p) for p in probs]}
-                for row, pred, probs in zip(rows, predictions, probabilities)]
+                for row, pred, probs in zip(rows, predictions, probabilities, strict=True)]
     return metrics, answered
 
 

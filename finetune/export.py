@@ -20,7 +20,8 @@ def export_files(run_dir: Path) -> list[Path]:
 
 
 def zip_run(run_dir: Path, out_dir: Path | None = None) -> Path:
-    """Write RUN.zip (into out_dir, by default the runs folder's .exports/) and return its path; the run must have finished."""
+    """Write RUN.zip (into out_dir, by default the runs folder's .exports/) and return its path; the run must have
+    finished."""
     from finetune.card import card_for_run
 
     run_dir = Path(run_dir)

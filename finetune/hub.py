@@ -11,10 +11,6 @@ from urllib.parse import urlparse
 PROBE_SECONDS = 3.0
 
 
-class HubUnreachable(RuntimeError):
-    """The Hub is needed (nothing cached) but cannot be reached."""
-
-
 def _endpoint_host() -> tuple[str, int]:
     url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     return url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)

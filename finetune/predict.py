@@ -68,8 +68,8 @@ class Predictor:
             logits = self._logits(pairs[start:start + batch_size]).astype("float64")
             probs = np.exp(logits - logits.max(-1, keepdims=True))
             probs /= probs.sum(-1, keepdims=True)
-            answers += [{"label": self.labels[int(p.argmax())], "probabilities": dict(zip(self.labels, p.tolist()))}
-                        for p in probs]
+            answers += [{"label": self.labels[int(p.argmax())],
+                         "probabilities": dict(zip(self.labels, p.tolist(), strict=True))} for p in probs]
         return answers
 
     def predict(self, sentence1: str, sentence2: str) -> dict:
@@ -104,12 +104,13 @@ def check_pair(sentence1, sentence2) -> tuple[str, str]:
     return sentence1, sentence2
 
 
-def read_pairs(path: Path):
+def read_pair_frame(path: Path):
     """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame;
-    its rows are checked by data.read_pairs, as training data is (empty or missing sentences, bad bytes, archives)."""
+    its rows are checked by data.read_pair_rows, as training data is (empty or missing sentences, bad bytes,
+    archives)."""
     import pandas as pd
 
-    return pd.DataFrame(data.read_pairs(Path(path)))
+    return pd.DataFrame(data.read_pair_rows(Path(path)))
 
 
 PROBABILITY_DIGITS = 4  # what a reader compares; the float's 17 digits say nothing more
@@ -121,11 +122,11 @@ def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: in
     label (p_<label>, rounded to PROBABILITY_DIGITS) and the run that answered; also written as CSV.
 
     With max_pairs, a longer file is refused before any is answered (the app must not spend minutes on one request)."""
-    frame = read_pairs(path)
+    frame = read_pair_frame(path)
     if max_pairs is not None and len(frame) > max_pairs:
         raise FinetuneError(f"{Path(path).name} has {len(frame)} pairs; the app answers at most {max_pairs} at once: "
                             "split the file")
-    answers = predictor.predict_batch(list(zip(frame["sentence1"], frame["sentence2"])))
+    answers = predictor.predict_batch(list(zip(frame["sentence1"], frame["sentence2"], strict=True)))
     frame["prediction"] = [answer["label"] for answer in answers]
     for label in predictor.labels:
         frame[f"p_{label}"] = [round(answer["probabilities"][label], PROBABILITY_DIGITS) for answer in answers]

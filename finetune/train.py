@@ -115,10 +115,12 @@ def make_callback(run_dir: Path, echo: bool, precision: str, evaluation_batches:
             common = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0.0, 4)}
             if "eval_loss" in logs:
                 event = runs.append_event(run_dir, "eval", **common, loss=logs["eval_loss"],
-                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"), precision=precision)
+                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"),
+                                          precision=precision)
             elif "loss" in logs:
-                event = runs.append_event(run_dir, "log", **common, loss=logs["loss"], learning_rate=logs.get("learning_rate"),
-                                          grad_norm=logs.get("grad_norm"), eta_seconds=self.eta.seconds_left(state.global_step))
+                event = runs.append_event(run_dir, "log", **common, loss=logs["loss"],
+                                          learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
+                                          eta_seconds=self.eta.seconds_left(state.global_step))
             else:
                 return
             if echo:
@@ -248,7 +250,8 @@ def _fsync(path: Path) -> None:
 
 
 def _mark_complete(checkpoint: Path) -> None:
-    """The checkpoint's files on disk first, then the marker: after a crash, even of the host, a marked folder is whole."""
+    """The checkpoint's files on disk first, then the marker: after a crash, even of the host, a marked folder is
+    whole."""
     for path in checkpoint.iterdir():
         if path.is_file():
             _fsync(path)
@@ -400,7 +403,7 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
         raise
     except KeyboardInterrupt:
         record(run_dir, "status", status="stopped", reason="interrupted by the user",
-                          checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+               checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         raise
     except Exception as err:
         (run_dir / "error.log").write_text(traceback.format_exc())
@@ -414,15 +417,15 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
 def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool, inputs: Inputs | None) -> dict:
     from transformers import PrinterCallback, Trainer
 
-    from finetune.device import describe
+    from finetune.device import resolve_hardware
     from finetune.metrics import compute_metrics
     from finetune.models import load_classifier
     from finetune.tokens import collator
 
-    hardware = describe(config.device, config.precision)
+    hardware = resolve_hardware(config.device, config.precision)
     device, precision = hardware["device"], hardware["precision"]
-    record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(),
-                      device=device, precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
+    record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(), device=device,
+           precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
     tokenizer, raw, tokenized = inputs or prepare_inputs(config)
     model = prepare_model(load_classifier(config.model, seed=config.seed), config, device)
     args = _training_arguments(config, run_dir, precision, device)
@@ -446,11 +449,14 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
         trainer.save_model(str(run_dir / runs.MODEL_DIR))
         tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
         metrics = {
-            "model": config.model, "data": config.data, "preset": config.preset, "device": device, "precision": precision,
-            "hardware": hardware["hardware"], "world_size": args.world_size, "train_rows": len(tokenized["train"]),
+            "model": config.model, "data": config.data, "preset": config.preset, "device": device,
+            "precision": precision, "hardware": hardware["hardware"], "world_size": args.world_size,
+            "train_rows": len(tokenized["train"]),
             **_final_evaluation(run_dir, raw["validation"], trainer.state, precision, echo),
-            "train_seconds": round(seconds, 2), "train_samples_per_second": result.metrics.get("train_samples_per_second"),
-            "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step, "peak_rss_mb": peak_rss_mb(),
+            "train_seconds": round(seconds, 2),
+            "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+            "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step,
+            "peak_rss_mb": peak_rss_mb(),
         }
         _finish(run_dir, config, metrics)
     _wait_for_everyone()  # the other processes return what rank 0 wrote
@@ -469,7 +475,8 @@ def _final_evaluation(run_dir: Path, validation, state, precision: str, echo: bo
     event = runs.append_event(run_dir, "eval", max_steps=state.max_steps, **last)
     if echo:
         print(runs.describe_event(event), flush=True)
-    return {"validation_rows": final["n"], "final": final, "per_epoch": [*_per_epoch(state.log_history, precision), last]}
+    per_epoch = [*_per_epoch(state.log_history, precision), last]
+    return {"validation_rows": final["n"], "final": final, "per_epoch": per_epoch}
 
 
 def _finish(run_dir: Path, config: RunConfig, metrics: dict) -> None:

@@ -1,4 +1,4 @@
-"""Take the README's screenshots of each tab: `python scripts/screenshots.py http://127.0.0.1:7860` against a running app.
+"""Take the README's screenshots of each tab against a running app: `python scripts/screenshots.py http://127.0.0.1:7860`.
 
 It trains the bundled model on the sample with the demo preset through the Train form (about a minute), prints how
 long that took, and, where the app offers real MRPC (a copy under $FINETUNE_DATA_DIRS), scores the run on it in the

@@ -20,12 +20,19 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch, cache_dir):
-    """Each test gets its own runs folder and never touches the user's caches or the network."""
+    """Each test gets its own runs folder and never touches the user's caches or the network; the processes it starts
+    compute on one thread (the tests' models are tiny: on a busy machine a second thread costs more than it gives)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("FINETUNE_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("FINETUNE_CACHE_DIR", str(cache_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    # huggingface_hub read HF_HOME when first imported: the token `hf auth login` saved is looked for here, not there.
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "hf-home" / "token"))
 
 
 @pytest.fixture
@@ -81,8 +88,9 @@ def tiny_run(tmp_path_factory, tiny_bert) -> Path:
     from finetune.train import train
 
     run_dir = tmp_path_factory.mktemp("finished") / "20260101-000000-tiny-bert"
-    train(RunConfig.from_preset("default", model=str(tiny_bert), data="sample", epochs=2, batch_size=16, learning_rate=1e-3,
-                                logging_steps=5, precision="fp32", max_train_samples=64, max_eval_samples=48), run_dir)
+    train(RunConfig.from_preset("default", model=str(tiny_bert), data="sample", epochs=2, batch_size=16,
+                                learning_rate=1e-3, logging_steps=5, precision="fp32", max_train_samples=64,
+                                max_eval_samples=48), run_dir)
     return run_dir
 
 
@@ -138,7 +146,7 @@ def _free_port() -> int:
 def launch_app(home: Path, models: Path, **extra_env):
     """`python app.py` as a user starts it, on a free port, with its own runs, data and upload folders under `home`,
     offline, `extra_env` on top; returns the process and its URL once it answers. The page may load models from
-    `models` (the tests' tiny ones)."""
+    `models` (the tests' tiny ones). One training runs at a time, whatever the machine's GPUs."""
     import os
     import subprocess
     import sys
@@ -146,7 +154,9 @@ def launch_app(home: Path, models: Path, **extra_env):
     import urllib.request
 
     port = _free_port()
-    env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1",
+    env = {**os.environ, "FINETUNE_RUNS_DIR": str(home / "runs"), "GRADIO_SERVER_PORT": str(port),
+           "HF_HUB_OFFLINE": "1",
+           "FINETUNE_MAX_JOBS": "1",  # one training at a time, GPUs or not: the queue tests count on it
            "HF_HOME": str(home / "hf-home"), "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
            # The tests' own models (tiny_bert) may be loaded from the page; uploads stay in this test's folder.
            "FINETUNE_MODEL_DIRS": str(models), "GRADIO_TEMP_DIR": str(home / "uploads"),

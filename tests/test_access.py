@@ -83,5 +83,6 @@ def test_the_data_tab_offers_server_folders_only_when_the_operator_allows_some(m
 
     monkeypatch.setenv(access.DATA_DIRS_ENV, folders)
     config = build_app().get_config_file()
-    radios = [c["props"]["choices"] for c in config["components"] if c["type"] == "radio" and c["props"]["label"] == "Source"]
+    radios = [c["props"]["choices"] for c in config["components"]
+              if c["type"] == "radio" and c["props"]["label"] == "Source"]
     assert (SERVER_PATH in [label for label, _ in radios[0]]) is offered

@@ -36,16 +36,16 @@ def test_tokenize_answers_tokens_and_the_three_id_lists(client):
 
 
 @pytest.mark.parametrize("call, words", [
-    (dict(settings={"learning_rate": 0}), "learning rate must be between 0 and 1"),
-    (dict(settings={"learning_rate": -1}), "learning rate must be between 0 and 1"),
-    (dict(settings={"epochs": 0}), "epochs must be > 0"),
-    (dict(settings={"batch_size": 5000}), "batch size must be between 1 and 1024"),
-    (dict(settings={"batch_size": 64, "max_train_samples": 10}), "batch size 64 is larger than the 10 training pairs"),
-    (dict(settings={"learning_rat": 1e-4}), "unknown setting"),
-    (dict(preset="fastest"), "unknown preset"),
-    (dict(model="/no/such/model"), "not one this app loads"),
-    (dict(model="/etc"), "not one this app loads"),
-    (dict(data="/etc/passwd"), "not one this app serves"),
+    ({"settings": {"learning_rate": 0}}, "learning rate must be between 0 and 1"),
+    ({"settings": {"learning_rate": -1}}, "learning rate must be between 0 and 1"),
+    ({"settings": {"epochs": 0}}, "epochs must be > 0"),
+    ({"settings": {"batch_size": 5000}}, "batch size must be between 1 and 1024"),
+    ({"settings": {"batch_size": 64, "max_train_samples": 10}}, "batch size 64 is larger than the 10 training pairs"),
+    ({"settings": {"learning_rat": 1e-4}}, "unknown setting"),
+    ({"preset": "fastest"}, "unknown preset"),
+    ({"model": "/no/such/model"}, "not one this app loads"),
+    ({"model": "/etc"}, "not one this app loads"),
+    ({"data": "/etc/passwd"}, "not one this app serves"),
 ])
 def test_bad_settings_are_refused_with_their_reason(client, call, words):
     before = client.predict(api_name="/runs")
@@ -81,7 +81,8 @@ def test_a_training_is_followed_to_the_end_and_then_answers(client, tiny_bert):
 
 def test_a_running_training_stops_and_resumes_for_its_owner_only(client, tiny_bert, app_server):
     started = client.predict(str(tiny_bert), "sample", "default",
-                             tiny_settings(epochs=30, batch_size=1, max_train_samples=None, logging_steps=5), api_name="/train")
+                             tiny_settings(epochs=30, batch_size=1, max_train_samples=None, logging_steps=5),
+                             api_name="/train")
     run, owner = started["run"], started["owner"]
     assert owner not in (app_server.runs_dir / run / "owner").read_text()  # only its hash is stored
     running = follow(client, run, lambda s: s["state"] == "running" and s["step"] >= 10)
@@ -109,7 +110,8 @@ def test_a_running_training_stops_and_resumes_for_its_owner_only(client, tiny_be
     assert run not in [r["run"] for r in remaining] and not (app_server.runs_dir / run).exists()
 
 
-def test_with_one_slot_a_second_session_waits_in_the_queue_and_starts_when_the_first_ends(client, tiny_bert, app_server):
+def test_with_one_slot_a_second_session_waits_in_the_queue_and_starts_when_the_first_ends(client, tiny_bert,
+                                                                                          app_server):
     first = client.predict(str(tiny_bert), "sample", "default", tiny_settings(), "session-a", api_name="/train")
     second = client.predict(str(tiny_bert), "sample", "default", tiny_settings(seed=7), "session-b", api_name="/train")
     waiting = client.predict(second["run"], api_name="/status")

@@ -1,4 +1,5 @@
-"""The Data tab's views of MRPC: the DatasetDict as printed, label balance, filtered pages, re-read when a file changes."""
+"""The Data tab's views of MRPC: the DatasetDict as printed, label balance, filtered pages, re-read when a file
+changes."""
 import pytest
 
 from finetune import browse
@@ -7,7 +8,8 @@ from finetune.data import DataError
 
 def test_overview_shows_the_datasetdict_features_and_label_balance():
     view = browse.overview("sample")
-    assert view["repr"].startswith("DatasetDict({") and "num_rows: 1500" in view["repr"] and "num_rows: 300" in view["repr"]
+    assert view["repr"].startswith("DatasetDict({")
+    assert "num_rows: 1500" in view["repr"] and "num_rows: 300" in view["repr"]
     assert "ClassLabel(names=['not_equivalent', 'equivalent']" in view["features"]
     assert view["splits"] == ["train", "validation"]
     counts = {(b["split"], b["label"]): b["rows"] for b in view["balance"]}

@@ -5,8 +5,9 @@ import yaml
 from huggingface_hub import ModelCard
 
 from finetune import runs
-from finetune.card import card_for_run, is_real_mrpc, model_card
+from finetune.card import card_for_run, model_card
 from finetune.config import RunConfig
+from finetune.data import is_real_mrpc
 
 
 def _front_matter(text: str) -> dict:

@@ -1,25 +1,36 @@
-"""The command line end to end, as a user runs it: train, stop, resume, evaluate, predict, tokenize, and its errors."""
+"""The command line: train end to end as a user runs it (a process, stopped and resumed), and every other command and
+its errors in-process through finetune.cli.main(argv), as the command runs them."""
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from finetune import runs
-
-REPO = Path(__file__).resolve().parents[1]
+from finetune.cli import main
 
 
 def cli(*args, check=True, **kwargs):
+    """`python -m finetune ARGS` in a process of its own."""
     done = subprocess.run([sys.executable, "-m", "finetune", *map(str, args)], cwd=REPO, capture_output=True, text=True,
                           timeout=600, check=False, **kwargs)
     if check and done.returncode != 0:
         raise AssertionError(f"exit {done.returncode}\n{done.stdout}\n{done.stderr}")
     return done
+
+
+def run_main(capsys, *args):
+    """main(ARGS) in this process: (exit status, stdout, stderr), argparse's own exits included."""
+    try:
+        code = main([str(arg) for arg in args])
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def tiny_train_args(model, out, *extra):
@@ -41,8 +52,10 @@ def test_train_leaves_a_finished_run_and_prints_progress(trained_run):
     assert json.loads((trained_run / "metrics.json").read_text())["final"]["n"] == 48
 
 
-def test_evaluate_prints_one_json_object_consistent_with_its_confusion_matrix(trained_run):
-    result = json.loads(cli("evaluate", "--model", trained_run, "--data", "sample", "--json").stdout)
+def test_evaluate_prints_one_json_object_consistent_with_its_confusion_matrix(trained_run, capsys):
+    code, out, _ = run_main(capsys, "evaluate", "--model", trained_run, "--data", "sample", "--json")
+    result = json.loads(out)
+    assert code == 0
     assert set(result) == {"accuracy", "f1", "confusion_matrix", "n", "loss"} and result["loss"] > 0
     (tn, fp), (fn, tp) = result["confusion_matrix"]
     assert result["n"] == 300 == tn + fp + fn + tp
@@ -50,16 +63,21 @@ def test_evaluate_prints_one_json_object_consistent_with_its_confusion_matrix(tr
     assert result["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
 
 
-def test_predict_answers_with_a_label_and_probabilities_that_sum_to_one(trained_run):
-    answer = json.loads(cli("predict", "--model", trained_run, "The cat sat on the mat.", "A cat was sitting on the mat.").stdout)
+def test_predict_answers_with_a_label_and_probabilities_that_sum_to_one(trained_run, capsys):
+    code, out, _ = run_main(capsys, "predict", "--model", trained_run, "The cat sat on the mat.",
+                            "A cat was sitting on the mat.")
+    answer = json.loads(out)
+    assert code == 0
     assert answer["label"] in {"equivalent", "not_equivalent"}
     assert set(answer["probabilities"]) == {"equivalent", "not_equivalent"}
     assert abs(sum(answer["probabilities"].values()) - 1) < 1e-5
     assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
 
 
-def test_tokenize_prints_tokens_and_the_three_id_lists():
-    view = json.loads(cli("tokenize", "--model", "bundled", "He left.", "She stayed.").stdout)
+def test_tokenize_prints_tokens_and_the_three_id_lists(capsys):
+    code, out, _ = run_main(capsys, "tokenize", "--model", "bundled", "He left.", "She stayed.")
+    view = json.loads(out)
+    assert code == 0
     assert view["tokens"] == ["[CLS]", "he", "left", ".", "[SEP]", "she", "stayed", ".", "[SEP]"]
     assert view["token_type_ids"] == [0] * 5 + [1] * 4
     assert view["attention_mask"] == [1] * 9 and len(view["input_ids"]) == 9
@@ -71,7 +89,8 @@ def test_tokenize_prints_tokens_and_the_three_id_lists():
     (["train", "--epochs", "0"], "epochs must be > 0"),
     (["train", "--learning-rate=-1e-5"], "learning rate"),
     (["train", "--batch-size", "5000"], "batch size must be between 1 and 1024"),
-    (["train", "--batch-size", "64", "--max-train-samples", "10"], "batch size 64 is larger than the 10 training pairs"),
+    (["train", "--batch-size", "64", "--max-train-samples", "10"],
+     "batch size 64 is larger than the 10 training pairs"),
     (["train", "--data", "/no/such/place"], "/no/such/place"),
     (["train", "--dropout", "1.5"], "dropout must be in [0, 1)"),
     (["train", "--freeze-embeddings", "maybe"], "expected a yes or no, got 'maybe'"),
@@ -79,26 +98,25 @@ def test_tokenize_prints_tokens_and_the_three_id_lists():
     (["predict", "--model", "/no/such/model", "a", "b"], "does not exist"),
     (["train", "--model", "bert-base-uncased", "--max-train-samples", "8", "--batch-size", "8"], "the bundled model ('bundled'"),
 ])
-def test_user_errors_exit_non_zero_with_one_line_and_no_traceback(args, words, tmp_path):
-    done = cli(*args, "--output-dir", tmp_path / "out", check=False) if args[0] == "train" else cli(*args, check=False)
-    assert done.returncode == 2
-    assert words in done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.strip().count("\n") == 0, done.stderr
+def test_user_errors_exit_non_zero_with_one_line_and_no_traceback(args, words, tmp_path, capsys):
+    code, _, err = run_main(capsys, *args, *(["--output-dir", tmp_path / "out"] if args[0] == "train" else []))
+    assert code == 2
+    assert words in err
+    assert "Traceback" not in err
+    assert err.strip().count("\n") == 0, err
 
 
-def test_bad_data_is_refused_naming_file_row_and_fault(tmp_path):
+def test_bad_data_is_refused_naming_file_row_and_fault(tmp_path, capsys):
     bad = tmp_path / "pairs.csv"
     bad.write_text("sentence1,sentence2,label\nfine,also fine,1\nsecond,row,7\n")
-    done = cli("train", "--data", bad, "--output-dir", tmp_path / "out", check=False)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "pairs.csv" in done.stderr and "7" in done.stderr
+    code, _, err = run_main(capsys, "train", "--data", bad, "--output-dir", tmp_path / "out")
+    assert code == 2 and err == f"error: bad data in {bad}, row 3: label must be 0 or 1, got '7'\n"
     assert not (tmp_path / "out" / "model").exists()
 
 
-def test_a_non_empty_output_dir_is_refused(trained_run):
-    done = cli("train", "--output-dir", trained_run, check=False)
-    assert done.returncode == 2 and "--resume" in done.stderr
+def test_a_non_empty_output_dir_is_refused(trained_run, capsys):
+    code, _, err = run_main(capsys, "train", "--output-dir", trained_run)
+    assert code == 2 and f"continue a stopped run with --resume {trained_run}" in err
 
 
 def _wait_for_step(run_dir, step, process):
@@ -114,7 +132,8 @@ def _wait_for_step(run_dir, step, process):
 @pytest.mark.parametrize("how", ["stop-file", "sigterm"])
 def test_a_stopped_run_saves_a_checkpoint_and_resumes_to_the_end(tmp_path, tiny_bert, how):
     out = tmp_path / "run"
-    args = tiny_train_args(tiny_bert, out, "--epochs", "3", "--max-train-samples", "128", "--logging-steps", "1", "--batch-size", "2")
+    args = tiny_train_args(tiny_bert, out, "--epochs", "3", "--max-train-samples", "64", "--logging-steps", "1",
+                           "--batch-size", "2")
     process = subprocess.Popen([sys.executable, "-m", "finetune", *map(str, args)], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for_step(out, 3, process)

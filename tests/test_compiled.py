@@ -1,4 +1,5 @@
-"""Prediction through OpenVINO: the same answers as torch (bf16 close calls decided in fp32), exported once, never stale."""
+"""Prediction through OpenVINO: the same answers as torch (bf16 close calls decided in fp32), exported once, never
+stale."""
 import os
 
 import pytest
@@ -23,13 +24,15 @@ def test_onnx_answers_as_torch_does(model, request):
     fast, plain = Predictor(name, seed=3, backend="auto"), Predictor(name, seed=3, backend="torch")
     exact = Predictor(name, seed=3, backend="auto", precision="fp32")
     assert (fast.backend, plain.backend, exact.precision) == ("openvino", "torch", "fp32")
-    for ours, theirs, fp32 in zip(fast.predict_batch(PAIRS), plain.predict_batch(PAIRS), exact.predict_batch(PAIRS)):
+    for ours, theirs, fp32 in zip(fast.predict_batch(PAIRS), plain.predict_batch(PAIRS), exact.predict_batch(PAIRS),
+                                  strict=True):
         assert ours["label"] == theirs["label"] == fp32["label"]
         for label in fast.labels:
             assert fp32["probabilities"][label] == pytest.approx(theirs["probabilities"][label], abs=1e-4)
             assert ours["probabilities"][label] == pytest.approx(theirs["probabilities"][label], abs=0.02)
     # One pair alone (no padding) answers as it does inside a padded batch.
-    assert fast.predict(*PAIRS[1])["probabilities"] == pytest.approx(fast.predict_batch(PAIRS)[1]["probabilities"], abs=1e-5)
+    batched = fast.predict_batch(PAIRS)[1]["probabilities"]
+    assert fast.predict(*PAIRS[1])["probabilities"] == pytest.approx(batched, abs=1e-5)
 
 
 def test_the_export_is_made_once_then_reused(tiny_bert):

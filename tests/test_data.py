@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from finetune import data
-from finetune.data import DataError, describe, duplicates, load_mrpc, mrpc_features
+from finetune.data import DataError, count_repeated_pairs, load_mrpc, mrpc_features, split_counts
 
 REAL_MRPC = Path(__file__).resolve().parents[2] / "shared" / "data" / "mrpc"
 BOM = "\ufeff"
@@ -73,7 +73,7 @@ def test_microsoft_files_give_hf_train_and_validation(real_mrpc):
 
     assert set(dd) == {"train", "validation"}  # msr_paraphrase_test.txt is not shipped there
     assert_mrpc_schema(dd)
-    assert describe(dd) == {
+    assert split_counts(dd) == {
         "train": {"rows": 3668, "labels": {"not_equivalent": 1194, "equivalent": 2474}},
         "validation": {"rows": 408, "labels": {"not_equivalent": 129, "equivalent": 279}},
     }
@@ -160,7 +160,7 @@ def test_glue_unlabelled_test_tsv_gets_label_minus_one_and_idx_from_index(tmp_pa
 
     assert test.to_list() == [{"sentence1": '" A .', "sentence2": "B .", "label": -1, "idx": 7},
                               {"sentence1": "C .", "sentence2": "D .", "label": -1, "idx": 8}]
-    assert describe({"test": test}) == {"test": {"rows": 2, "labels": {"not_equivalent": 0, "equivalent": 0}}}
+    assert split_counts({"test": test}) == {"test": {"rows": 2, "labels": {"not_equivalent": 0, "equivalent": 0}}}
 
 
 # --- one file, or one file per split, in each format ---
@@ -173,7 +173,7 @@ def test_single_file_splits_90_10_stratified(tmp_path, suffix):
     dd = load_mrpc(str(path))
 
     assert_mrpc_schema(dd)
-    assert describe(dd) == {"train": {"rows": 36, "labels": {"not_equivalent": 9, "equivalent": 27}},
+    assert split_counts(dd) == {"train": {"rows": 36, "labels": {"not_equivalent": 9, "equivalent": 27}},
                             "validation": {"rows": 4, "labels": {"not_equivalent": 1, "equivalent": 3}}}
     assert sorted([*dd["train"]["idx"], *dd["validation"]["idx"]]) == list(range(40))
     assert list(dd["train"]["idx"]) == sorted(dd["train"]["idx"])
@@ -376,7 +376,7 @@ def test_sample_has_train_and_validation_with_both_labels():
 
     assert_mrpc_schema(dd)
     for split in ("train", "validation"):
-        assert all(count > 0 for count in describe(dd)[split]["labels"].values())
+        assert all(count > 0 for count in split_counts(dd)[split]["labels"].values())
 
 
 @pytest.fixture
@@ -426,11 +426,12 @@ def test_repeated_pairs_are_counted_per_split_and_across_train_and_validation(tm
     rows = [{"sentence1": f"s{i}", "sentence2": f"t{i}", "label": i % 2} for i in range(6)]
     (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows + rows[:2]))
     (tmp_path / "validation.jsonl").write_text("\n".join(json.dumps(r) for r in rows[5:] + [rows[5]]))
-    assert duplicates(load_mrpc(str(tmp_path))) == {"train": 2, "validation": 1, "validation in train": 1}
-    assert duplicates(load_mrpc("sample")) == {}
+    assert count_repeated_pairs(load_mrpc(str(tmp_path))) == {"train": 2, "validation": 1, "validation in train": 1}
+    assert count_repeated_pairs(load_mrpc("sample")) == {}
 
 
-@pytest.mark.parametrize("head, kind", [(b"BZh91AY&SY", "bzip2"), (b"\xfd7zXZ\x00\x00", "xz"), (b"Rar!\x1a\x07", "rar")])
+@pytest.mark.parametrize("head, kind", [(b"BZh91AY&SY", "bzip2"), (b"\xfd7zXZ\x00\x00", "xz"),
+                                        (b"Rar!\x1a\x07", "rar")])
 def test_a_compressed_file_is_refused_by_its_first_bytes_whatever_its_name(tmp_path, head, kind):
     (tmp_path / "pairs.tsv").write_bytes(head + bytes(300))
     with pytest.raises(DataError, match=f"pairs.tsv: a {kind} compressed file or archive; unpack it"):

@@ -7,7 +7,8 @@ from finetune.train import train
 
 def test_the_demo_run_on_the_sample_beats_the_majority_answer_on_real_mrpc(tmp_path, mrpc_dir):
     """Always "equivalent" scores 0.684 / F1 0.812 on MRPC's validation split; the old sample's demo run scored 0.596 /
-    0.732 there (it learned that sample's quirks). Accuracy is the figure that tells learning from the majority answer."""
+    0.732 there (it learned that sample's quirks). Accuracy is the figure that tells learning from the majority
+    answer."""
     run = tmp_path / "demo"
     metrics = train(RunConfig.from_preset("demo"), run)
     assert metrics["train_rows"] == 1500 and metrics["final"]["n"] == 300

@@ -5,18 +5,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from conftest import REPO, wait_for
 
 from finetune import runs
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_two_process_torchrun_training_records_world_size_and_writes_once(tmp_path, tiny_bert):
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "finetune",
-         "train", "--model", str(tiny_bert), "--data", "sample", "--max-train-samples", "64", "--max-eval-samples", "32",
+         "train", "--model", str(tiny_bert), "--data", "sample", "--max-train-samples", "64",
+         "--max-eval-samples", "32",
          "--epochs", "2", "--batch-size", "8", "--precision", "fp32", "--logging-steps", "1", "--output-dir", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -38,7 +37,8 @@ def _first_logged_loss(run_dir: Path) -> float:
 
 def test_two_processes_log_the_loss_one_process_does_for_the_same_global_batch(tmp_path, tiny_bert):
     """Trainer multiplied a classifier's per-batch mean loss by the number of processes (about 2 ln 2 = 1.39 at the
-    first step under torchrun): the same seed and global batch (16 pairs, 8 per process) must start from the same loss."""
+    first step under torchrun): the same seed and global batch (16 pairs, 8 per process) must start from the same
+    loss."""
     from finetune.config import RunConfig
     from finetune.train import train
 
@@ -84,7 +84,7 @@ def _launched_pid(run_dir) -> int:
     return [e for e in runs.read_events(run_dir)[0] if e.get("status") == "starting"][-1]["pid"]
 
 
-def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_resumes(tiny_bert, monkeypatch):
+def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_resumes(tiny_bert):
     """processes=2 from the app: torchrun under the launched pid; a stop request and a SIGTERM each reach both ranks."""
     import os
     import signal
@@ -92,9 +92,9 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
     from finetune import jobs
     from finetune.config import RunConfig
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=30, batch_size=8,
-                                   max_train_samples=160, max_eval_samples=16, logging_steps=1, processes=2)
+    # 120 steps in 4 epochs (each ends with an evaluation and a checkpoint): room for two stops, little to finish.
+    config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=4, batch_size=8,
+                                   max_train_samples=480, max_eval_samples=16, logging_steps=1, processes=2)
     run_dir = jobs.start(config)
     try:
         _wait(run_dir, lambda s: s.state == "running" and s.step >= 2)
@@ -120,7 +120,7 @@ def test_the_app_runs_two_processes_stops_them_by_request_and_by_sigterm_and_res
         for pid in _processes_of(run_dir):
             os.kill(pid, signal.SIGKILL)
     metrics = json.loads((run_dir / runs.METRICS_FILE).read_text())
-    assert metrics["world_size"] == 2 and metrics["steps"] == 30 * 160 // 16
+    assert metrics["world_size"] == 2 and metrics["steps"] == 4 * 480 // 16
     assert RunConfig.load(run_dir / runs.CONFIG_FILE).processes == 2
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
     assert statuses == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "stopped",

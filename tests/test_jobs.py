@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 
 import pytest
-from conftest import wait_for
+from conftest import kill_live_trainings, wait_for
 
 from finetune import jobs, runs
 from finetune.cli import build_parser, config_from_args
@@ -18,18 +18,14 @@ from finetune.status import loss_curve, status_of
 
 
 @pytest.fixture(autouse=True)
-def modest_children(monkeypatch):
-    """The trainings these tests start share the machine: one thread each, and none outlives its test."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+def no_training_outlives_its_test():
     yield
-    for run_dir in runs.list_runs():
-        if status_of(run_dir).state in runs.LIVE:
-            os.kill(int((run_dir / runs.PID_FILE).read_text()), signal.SIGKILL)
+    kill_live_trainings(runs.runs_dir())
 
 
 def tiny(model, **overrides):
-    settings = dict(model=str(model), data="sample", epochs=1, batch_size=16, learning_rate=1e-3, logging_steps=2,
-                    precision="fp32", max_train_samples=64, max_eval_samples=32)
+    settings = {"model": str(model), "data": "sample", "epochs": 1, "batch_size": 16, "learning_rate": 1e-3,
+                "logging_steps": 2, "precision": "fp32", "max_train_samples": 64, "max_eval_samples": 32}
     return RunConfig.from_preset("default", **{**settings, **overrides})
 
 
@@ -200,7 +196,8 @@ def test_a_run_whose_process_vanished_reads_as_interrupted(tmp_path):
     run_dir.mkdir(parents=True)
     RunConfig().save(run_dir / runs.CONFIG_FILE)
     runs.append_event(run_dir, "status", status="started")
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     (run_dir / runs.PID_FILE).write_text(gone.stdout.strip())
     summary = status_of(run_dir)
     assert summary.state == "interrupted" and "gone" in summary.reason
@@ -236,9 +233,14 @@ def test_the_log_tail_is_the_last_lines_with_redrawn_bars_settled(tmp_path):
     assert tail == ["line 98", "line 99", "bar 100%"]
 
 
-def test_the_number_of_trainings_at_once_comes_from_the_environment(monkeypatch):
+def test_the_number_of_trainings_at_once_is_one_per_gpu_or_one_unless_the_environment_says(monkeypatch):
+    import torch
+
     monkeypatch.delenv(jobs.MAX_JOBS_ENV, raising=False)
-    assert jobs.max_jobs() == 1  # this machine has no GPU
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert jobs.max_jobs() == 1  # a CPU-only machine
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert jobs.max_jobs() == 4
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "3")
     assert jobs.max_jobs() == 3
     for bad in ("0", "two", "-1"):
@@ -247,7 +249,8 @@ def test_the_number_of_trainings_at_once_comes_from_the_environment(monkeypatch)
             jobs.max_jobs()
 
 
-def test_a_queued_run_waits_for_the_slot_leaves_the_queue_when_stopped_and_only_its_owner_deletes_it(tiny_bert, monkeypatch):
+def test_a_queued_run_waits_for_the_slot_leaves_the_queue_when_stopped_and_only_its_owner_deletes_it(tiny_bert,
+                                                                                                      monkeypatch):
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, "1")
     live = jobs.start(long_running(tiny_bert), owner="alice")
     waiting = jobs.start(tiny(tiny_bert), owner="bob")
@@ -280,7 +283,8 @@ def test_queued_runs_start_in_their_order_when_a_slot_frees(tiny_bert, monkeypat
     assert status_of(third).queue_position == 1
     assert wait_for(second, settled).state == "finished"
     assert wait_for(third, settled).state == "finished"
-    launched = [next(e["time"] for e in runs.read_events(r)[0] if e.get("status") == "starting") for r in (second, third)]
+    launched = [next(e["time"] for e in runs.read_events(r)[0] if e.get("status") == "starting")
+                for r in (second, third)]
     ended = next(e["time"] for e in runs.read_events(second)[0] if e.get("status") == "finished")
     assert launched[0] < ended <= launched[1]
 

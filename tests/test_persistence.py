@@ -27,7 +27,8 @@ def home(tmp_path):
     kill_live_trainings(tmp_path / "runs")
 
 
-def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most_the_steps_since_a_checkpoint(home, tiny_bert):
+def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most_the_steps_since_a_checkpoint(
+        home, tiny_bert):
     server, url = launch_app(home, tiny_bert.parent)
     try:
         client = Client(url, verbose=False)
@@ -35,11 +36,12 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
         bob = client.predict(str(tiny_bert), "sample", "default", settings(epochs=1), "bob", api_name="/train")
         assert client.predict(bob["run"], api_name="/status")["queue_position"] == 1
         folder = home / "runs" / alice["run"]
-        follow(client, alice["run"], lambda s: s["state"] == "running" and runs.last_checkpoint(folder) and s["step"] >= 55)
+        follow(client, alice["run"],
+               lambda s: s["state"] == "running" and runs.last_checkpoint(folder) and s["step"] >= 55)
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait()
-    logged_before_kill = [e for e in events(folder)]
+    logged_before_kill = list(events(folder))
     step_at_kill = max(e["step"] for e in logged_before_kill if e["type"] == "log")
 
     # Its app gone, the training saves a checkpoint and ends as stopped within seconds; the queued run waits.
@@ -61,7 +63,8 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
         final = follow(client, alice["run"], lambda s: s["state"] not in runs.WAITING_OR_LIVE)
         assert final["state"] == "finished" and final["step"] == final["max_steps"] == 480, final
         assert follow(client, bob["run"], lambda s: s["state"] not in runs.WAITING_OR_LIVE)["state"] == "finished"
-        answer = client.predict("The cat sat on the mat.", "A cat was sitting on the mat.", alice["run"], api_name="/predict")
+        answer = client.predict("The cat sat on the mat.", "A cat was sitting on the mat.", alice["run"],
+                                api_name="/predict")
         assert answer["label"] in {"equivalent", "not_equivalent"}
     finally:
         server.terminate()
@@ -70,7 +73,8 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
     after = events(folder)
     assert after[:len(logged_before_kill)] == logged_before_kill  # nothing written before the kill was lost
     statuses = [e for e in after if e["type"] == "status"]
-    assert [e["status"] for e in statuses] == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed", "finished"]
+    assert [e["status"] for e in statuses] == ["queued", "starting", "started", "stopped",
+                                               "queued", "starting", "resumed", "finished"]
     stopped_at = statuses[3]["step"]
     steps = [e["step"] for e in after if e["type"] in {"log", "progress"}]
     assert steps == sorted(steps) and steps[-1] == 480  # the step count never went backwards
@@ -78,4 +82,4 @@ def test_kill_9_of_the_app_mid_training_then_a_restart_loses_no_data_and_at_most
     assert resumed_from == stopped_at >= step_at_kill  # it trained on to its stop checkpoint: no step lost
     assert json.loads((folder / runs.METRICS_FILE).read_text())["steps"] == 480
     print(f"\nkill -9 of the app at step {step_at_kill}: its training stopped itself at step {stopped_at} with a "
-          f"checkpoint, resumed there after the restart ({step_at_kill - resumed_from if resumed_from < step_at_kill else 0} steps lost)")
+          f"checkpoint, resumed there after the restart ({max(0, step_at_kill - resumed_from)} steps lost)")

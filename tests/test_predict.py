@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from finetune import FinetuneError
-from finetune.predict import cached_predictor, predict_file, read_pairs, run_predictor
+from finetune.predict import cached_predictor, predict_file, read_pair_frame, run_predictor
 
 
 def test_the_base_model_keeps_the_runs_seeded_head_and_differs_from_the_tuned_one(tiny_run):
@@ -21,10 +21,12 @@ def test_the_base_model_keeps_the_runs_seeded_head_and_differs_from_the_tuned_on
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
 def test_a_file_of_pairs_is_answered_row_by_row_and_written_as_csv(tiny_run, tmp_path, suffix):
-    frame = pd.DataFrame({"id": [7, 8], "sentence1": ["He left.", "It rained."], "sentence2": ["He went away.", "Sun."]})
+    frame = pd.DataFrame({"id": [7, 8], "sentence1": ["He left.", "It rained."],
+                          "sentence2": ["He went away.", "Sun."]})
     path = tmp_path / f"pairs{suffix}"
     {".csv": lambda: frame.to_csv(path, index=False), ".tsv": lambda: frame.to_csv(path, sep="\t", index=False),
-     ".jsonl": lambda: frame.to_json(path, orient="records", lines=True), ".parquet": lambda: frame.to_parquet(path)}[suffix]()
+     ".jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+     ".parquet": lambda: frame.to_parquet(path)}[suffix]()
     answered = predict_file(run_predictor(tiny_run), path, tmp_path / "out.csv", answered_by=tiny_run.name)
     written = pd.read_csv(tmp_path / "out.csv")
     assert list(written.columns) == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent", "p_equivalent", "run"]
@@ -46,12 +48,13 @@ def test_a_file_of_pairs_is_answered_row_by_row_and_written_as_csv(tiny_run, tmp
 def test_an_unusable_file_is_refused_with_its_name(tmp_path, name, content, words):
     (tmp_path / name).write_text(content)
     with pytest.raises(FinetuneError, match=words) as caught:
-        read_pairs(tmp_path / name)
+        read_pair_frame(tmp_path / name)
     assert name in str(caught.value)
 
 
 def test_a_file_longer_than_the_limit_is_refused_before_any_answer(tiny_run, tmp_path):
-    pd.DataFrame({"sentence1": ["He left."] * 6, "sentence2": ["He went."] * 6}).to_csv(tmp_path / "six.csv", index=False)
+    six = pd.DataFrame({"sentence1": ["He left."] * 6, "sentence2": ["He went."] * 6})
+    six.to_csv(tmp_path / "six.csv", index=False)
     with pytest.raises(FinetuneError, match="six.csv has 6 pairs; the app answers at most 5"):
         predict_file(run_predictor(tiny_run), tmp_path / "six.csv", tmp_path / "out.csv", max_pairs=5)
     assert not (tmp_path / "out.csv").exists()
@@ -66,7 +69,7 @@ def test_a_file_longer_than_the_limit_is_refused_before_any_answer(tiny_run, tmp
 def test_bad_bytes_and_archives_named_csv_are_refused_by_their_content(tmp_path, content, words):
     (tmp_path / "pairs.csv").write_bytes(content)
     with pytest.raises(FinetuneError, match=words):
-        read_pairs(tmp_path / "pairs.csv")
+        read_pair_frame(tmp_path / "pairs.csv")
 
 
 @pytest.mark.parametrize("pair, words", [(("", "x"), "sentence1 is empty"), (("x", " \n\t"), "sentence2 is empty"),
@@ -78,6 +81,7 @@ def test_a_blank_or_missing_sentence_is_refused_before_the_model(tiny_run, pair,
 
 def test_huge_emoji_and_non_latin_sentences_are_answered(tiny_run):
     predictor = run_predictor(tiny_run)
-    for pair in [("word " * 20_000, "x" * 100_000), ("🙂🙃 مرحبا بالعالم", "你好，世界 — Привет"), ("\u202etext", "a\u0000b")]:
+    for pair in [("word " * 20_000, "x" * 100_000), ("🙂🙃 مرحبا بالعالم", "你好，世界 — Привет"),
+                 ("\u202etext", "a\u0000b")]:
         answer = predictor.predict(*pair)
         assert sum(answer["probabilities"].values()) == pytest.approx(1)

@@ -1,15 +1,12 @@
 """Pushing a run to the Hub: refused in one line without a token (for real); with one, what a faked HfApi receives.
 
 The Hub is out of reach here, so the upload itself is checked on a fake that records the calls."""
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from finetune import publish, runs
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "hf_fakeTokenForTests0123456789"
 
 
@@ -27,11 +24,11 @@ class FakeHfApi:
         self.calls.append(("create_commit", repo_id, {op.path_in_repo: Path(op.path_or_fileobj) for op in operations}))
 
 
-def test_without_a_token_the_cli_refuses_in_one_line(listed_run):
-    done = subprocess.run([sys.executable, "-m", "finetune", "push", listed_run.name, "--repo-id", "someone/mrpc"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"error: {publish.NO_TOKEN}"]
+def test_without_a_token_the_cli_refuses_in_one_line(listed_run, capsys):
+    from finetune.cli import main
+
+    assert main(["push", listed_run.name, "--repo-id", "someone/mrpc"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {publish.NO_TOKEN}"]
 
 
 def test_without_a_token_the_core_refuses_before_any_upload(listed_run):
@@ -41,13 +38,15 @@ def test_without_a_token_the_core_refuses_before_any_upload(listed_run):
     assert api.calls == []
 
 
-def test_with_a_token_the_model_at_the_top_card_metrics_and_settings_go_up_in_one_commit(listed_run, monkeypatch, capsys):
+def test_with_a_token_the_model_at_the_top_card_metrics_and_settings_go_up_in_one_commit(listed_run, monkeypatch,
+                                                                                         capsys):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     api = FakeHfApi()
     url = publish.push_run(listed_run, "someone/mrpc-minilm", private=True, api=api)
     assert url == "https://huggingface.co/someone/mrpc-minilm"
     (create, repo_id, options), (commit, commit_repo, files) = api.calls
-    assert (create, repo_id, commit, commit_repo) == ("create_repo", "someone/mrpc-minilm", "create_commit", "someone/mrpc-minilm")
+    assert (create, commit) == ("create_repo", "create_commit")
+    assert repo_id == commit_repo == "someone/mrpc-minilm"
     assert options["private"] is True and options["exist_ok"] is True
     model_files = {p.name for p in (listed_run / runs.MODEL_DIR).iterdir()}
     assert set(files) == model_files | {"README.md", "metrics.json", "run_config.json"}

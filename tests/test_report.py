@@ -23,7 +23,8 @@ def lively_run(tmp_path_factory, tiny_bert):
     config.initializer_range = 0.5
     BertForSequenceClassification(config).save_pretrained(model)
     run_dir = tmp_path_factory.mktemp("lively") / "run"
-    train(RunConfig.from_preset("default", model=str(model), precision="fp32", epochs=1, max_train_samples=16, batch_size=16,
+    train(RunConfig.from_preset("default", model=str(model), precision="fp32", epochs=1, max_train_samples=16,
+                                batch_size=16,
                                 learning_rate=1e-7, max_eval_samples=100, sampling="group_by_length"), run_dir)
     return run_dir
 
@@ -34,7 +35,7 @@ def test_each_stored_prediction_is_the_answer_for_its_own_row_despite_length_gro
     spread = [r["probabilities"][1] for r in rows]
     assert max(spread) - min(spread) > 0.3  # answers differ enough that a shuffle would show
     assert [r["idx"] for r in rows] == list(range(100))
-    for row, answer in zip(rows, fresh):
+    for row, answer in zip(rows, fresh, strict=True):
         assert row["probabilities"][1] == pytest.approx(answer["probabilities"]["equivalent"], abs=1e-5)
     final = runs.read_metrics(lively_run)["final"]
     assert final["accuracy"] == pytest.approx(sum(r["prediction"] == r["label"] for r in rows) / 100)
@@ -68,7 +69,8 @@ def test_comparison_lists_finished_runs_then_the_references(tiny_run, tmp_path):
     rows = report.comparison([tiny_run, unfinished])
     assert [r["run"] for r in rows] == [tiny_run.name, *(f"reference: {name}" for name in REFERENCES)]
     metrics = json.loads((tiny_run / runs.METRICS_FILE).read_text())
-    assert rows[0]["accuracy"] == metrics["final"]["accuracy"] and rows[0]["epochs"] == 2 and rows[0]["train_rows"] == 64
+    assert rows[0]["accuracy"] == metrics["final"]["accuracy"]
+    assert rows[0]["epochs"] == 2 and rows[0]["train_rows"] == 64
     assert rows[-1]["accuracy"] == 0.684 and rows[-1]["f1"] == 0.812
 
 

@@ -26,7 +26,8 @@ def test_status_follows_the_last_status_event_and_the_process(tmp_path):
     runs.append_event(tmp_path, "status", status="started")
     (tmp_path / runs.PID_FILE).write_text(str(os.getpid()))
     assert runs.state_of(tmp_path)[0] == "running"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     (tmp_path / runs.PID_FILE).write_text(dead.stdout.strip())
     assert runs.state_of(tmp_path)[0] == "interrupted"
     runs.append_event(tmp_path, "status", status="stopped")
@@ -43,9 +44,10 @@ def test_last_checkpoint_is_the_highest_complete_one_never_an_unmarked_one(tmp_p
     folder = tmp_path / runs.CHECKPOINTS_DIR
     _checkpoint(folder / "checkpoint-10")
     _checkpoint(folder / "checkpoint-20")
-    _checkpoint(folder / "checkpoint-30", files=("model.safetensors", "trainer_state.json", runs.CHECKPOINT_MARKER))  # no optimizer
+    no_optimizer = ("model.safetensors", "trainer_state.json", runs.CHECKPOINT_MARKER)
+    _checkpoint(folder / "checkpoint-30", files=no_optimizer)
     _checkpoint(folder / "checkpoint-40", files=(*runs.CHECKPOINT_FILES, runs.CHECKPOINT_MARKER))  # no weights
-    _checkpoint(folder / "checkpoint-50", files=(*runs.CHECKPOINT_FILES, "model.safetensors"))  # all written, not yet marked
+    _checkpoint(folder / "checkpoint-50", files=(*runs.CHECKPOINT_FILES, "model.safetensors"))  # not yet marked
     _checkpoint(folder / "checkpoint-60.tmp")
     assert runs.last_checkpoint(tmp_path).name == "checkpoint-20"
     assert not runs.checkpoint_complete(folder / "checkpoint-50")

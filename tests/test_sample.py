@@ -154,4 +154,5 @@ def test_no_surface_cue_gives_the_label_away_more_than_in_mrpc(sample, mrpc, cue
 
     mine, n = share(rows(sample["train"]) + rows(sample["validation"]))
     theirs, _ = share(rows(mrpc["train"]) + rows(mrpc["validation"]))
-    assert n >= 30 and abs(mine - theirs) <= CUE_MARGIN, f"{cue}: {mine:.2f} of {n} pairs paraphrases, MRPC {theirs:.2f}"
+    assert n >= 30 and abs(mine - theirs) <= CUE_MARGIN, (
+        f"{cue}: {mine:.2f} of {n} pairs paraphrases, MRPC {theirs:.2f}")

@@ -84,8 +84,8 @@ def csv_bytes(rows: list[dict]) -> bytes:
 
 
 def pairs(n: int = 30, **extra) -> list[dict]:
-    return [{"sentence1": f"Sentence number {i} is here.", "sentence2": f"Here is sentence {i}.", "label": i % 2, **extra}
-            for i in range(n)]
+    return [{"sentence1": f"Sentence number {i} is here.", "sentence2": f"Here is sentence {i}.", "label": i % 2,
+             **extra} for i in range(n)]
 
 
 # --- one pair: the Playground, /predict and /tokenize ---
@@ -132,11 +132,14 @@ def test_a_pair_not_in_the_list_is_refused_by_the_tokens_batch(server):
 # --- files: the Playground's batch and the Data tab's upload ---
 
 BAD_FILES = [
-    ("latin1.csv", "sentence1,sentence2,label\nCaf\xe9 au lait,Coffee,1\n".encode("latin-1"), "row 2: not UTF-8: byte 0xe9"),
+    ("latin1.csv", "sentence1,sentence2,label\nCaf\xe9 au lait,Coffee,1\n".encode("latin-1"),
+     "row 2: not UTF-8: byte 0xe9"),
     ("image.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not UTF-8: byte 0x89"),
-    ("renamed.csv", csv_bytes([{"first": "a", "second": "b", "label": 1}]), "missing column(s) 'sentence1', 'sentence2'"),
+    ("renamed.csv", csv_bytes([{"first": "a", "second": "b", "label": 1}]),
+     "missing column(s) 'sentence1', 'sentence2'"),
     ("blank.csv", b"sentence1,sentence2,label\nHe left.,,1\n", "row 2: sentence2 is empty"),
-    ("nan.jsonl", b'{"sentence1": "He left.", "sentence2": NaN, "label": 1}\n', "row 1: sentence2 is missing (null/NaN)"),
+    ("nan.jsonl", b'{"sentence1": "He left.", "sentence2": NaN, "label": 1}\n',
+     "row 1: sentence2 is missing (null/NaN)"),
     ("null.parquet", None, "row 2: sentence1 is missing (null/NaN)"),
     ("packed.csv", gzip.compress(csv_bytes(pairs())), "a gzip compressed file or archive"),
     ("packed.jsonl", None, "a zip compressed file or archive"),
@@ -147,7 +150,8 @@ BAD_FILES = [
 def bad_file(name: str, content: bytes | None) -> bytes:
     if name == "null.parquet":
         buffer = io.BytesIO()
-        pd.DataFrame({"sentence1": ["He left.", None], "sentence2": ["He went.", "x"], "label": [1, 0]}).to_parquet(buffer)
+        frame = pd.DataFrame({"sentence1": ["He left.", None], "sentence2": ["He went.", "x"], "label": [1, 0]})
+        frame.to_parquet(buffer)
         return buffer.getvalue()
     if name == "packed.jsonl":
         buffer = io.BytesIO()
@@ -190,8 +194,10 @@ def test_duplicate_rows_are_reported_not_refused(server, tiny_run):
 
 
 def test_the_playground_keeps_an_id_column_into_the_downloadable_answers(server, tiny_run):
-    rows = [{"id": f"q{i}", "sentence1": row["sentence1"], "sentence2": row["sentence2"]} for i, row in enumerate(pairs(4))]
-    ok, (answers, download) = event(server.url, "ask_file", [tiny_run.name, uploaded(server.url, "ids.csv", csv_bytes(rows))])
+    rows = [{"id": f"q{i}", "sentence1": row["sentence1"], "sentence2": row["sentence2"]}
+            for i, row in enumerate(pairs(4))]
+    file = uploaded(server.url, "ids.csv", csv_bytes(rows))
+    ok, (answers, download) = event(server.url, "ask_file", [tiny_run.name, file])
     assert ok and answers["headers"] == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent", "p_equivalent",
                                          "run"]
     served = httpx.get(download["url"])
@@ -230,8 +236,8 @@ def test_the_data_tab_reads_only_under_the_allowed_folders(server):
     (server.data / "link.csv").symlink_to("/etc/passwd")
     ok, outputs = event(server.url, "load", [SERVER_PATH, str(server.data / "pairs.csv"), None])
     assert ok and "num_rows: 26" in outputs[1] and "num_rows: 4" in outputs[1]  # 10 % of each label held out
-    for path in ["/etc/passwd", str(server.data / ".." / "server.log"), str(server.data / "link.csv"), "/proc/self/environ",
-                 "~/.bashrc", "app.py", "assets/sample", str(server.runs_dir)]:
+    for path in ["/etc/passwd", str(server.data / ".." / "server.log"), str(server.data / "link.csv"),
+                 "/proc/self/environ", "~/.bashrc", "app.py", "assets/sample", str(server.runs_dir)]:
         ok, message = event(server.url, "load", [SERVER_PATH, path, None])
         assert ok is False and "is not one this app serves" in message, path
         assert "root:" not in message
@@ -262,11 +268,13 @@ def test_a_file_path_sent_in_place_of_an_upload_is_refused(server):
 
 def probes(server, tiny_run) -> list[str]:
     run = server.runs_dir / tiny_run.name
-    internals = [run / "config.json", run / "events.jsonl", run / "model" / "config.json", *run.glob("checkpoints/*/*.json")]
-    return (["/etc/passwd", "/proc/self/environ", "/proc/self/cmdline", "../../../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd",
-             "%2e%2e/%2e%2e/%2e%2e/etc/passwd", "app.py", "finetune/access.py", "tests/conftest.py", "assets/sample/train.jsonl",
-             str(server.log), str(server.data / "pairs.csv"), f"{server.uploads}/../server.log",
-             f"{server.uploads}/%2e%2e/server.log", "file:///etc/passwd"] + [str(path) for path in internals])
+    internals = [run / "config.json", run / "events.jsonl", run / "model" / "config.json",
+                 *run.glob("checkpoints/*/*.json")]
+    return (["/etc/passwd", "/proc/self/environ", "/proc/self/cmdline", "../../../../etc/passwd",
+             "..%2f..%2f..%2fetc%2fpasswd", "%2e%2e/%2e%2e/%2e%2e/etc/passwd", "app.py", "finetune/access.py",
+             "tests/conftest.py", "assets/sample/train.jsonl", str(server.log), str(server.data / "pairs.csv"),
+             f"{server.uploads}/../server.log", f"{server.uploads}/%2e%2e/server.log", "file:///etc/passwd"]
+            + [str(path) for path in internals])
 
 
 def test_no_file_outside_the_apps_folders_is_served(server, tiny_run):
@@ -292,7 +300,8 @@ def test_a_foreign_origin_gets_no_cors_grant(server):
 
 def test_the_token_in_the_servers_environment_shows_nowhere(server, client, tiny_run):
     client.predict(tiny_run.name, api_name="/status")
-    pages = [httpx.get(server.url + path).text for path in ("", "config", "gradio_api/info", "gradio_api/info?all_endpoints=true")]
+    pages = [httpx.get(server.url + path).text
+             for path in ("", "config", "gradio_api/info", "gradio_api/info?all_endpoints=true")]
     pages += [json.dumps(client.predict(api_name="/runs")), server.log.read_text()]
     assert all(FAKE_TOKEN not in page for page in pages)
 
@@ -304,7 +313,8 @@ def test_past_the_queue_size_a_request_is_refused_at_once_as_queue_full(server, 
 
     def join():
         start.wait()
-        body = {"data": ["word " * 2000, "x" * 20_000, tiny_run.name], "fn_index": predict, "session_hash": uuid.uuid4().hex}
+        body = {"data": ["word " * 2000, "x" * 20_000, tiny_run.name], "fn_index": predict,
+                "session_hash": uuid.uuid4().hex}
         codes.append(httpx.post(server.url + "gradio_api/queue/join", json=body, timeout=30).status_code)
 
     threads = [threading.Thread(target=join) for _ in range(12)]

@@ -9,11 +9,12 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from conftest import REPO
 
 from finetune import runs
 
-REPO = Path(__file__).resolve().parents[1]
-SETUP = ["pip install -r requirements.txt && python app.py", "pip install -r requirements-dev.txt && python -m pytest -q"]
+SETUP = ["pip install -r requirements.txt && python app.py",
+         "pip install -r requirements-dev.txt && python -m pytest -q"]
 
 
 def _front_matter_and_body() -> tuple[dict, str]:
@@ -62,7 +63,8 @@ def test_the_app_serves_on_the_host_and_port_gradio_variables_name(tmp_path):
                 page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-3000:]
+                log = (tmp_path / "server.log").read_text()[-3000:]
+                assert server.poll() is None and time.monotonic() < deadline, log
                 time.sleep(0.3)
         assert "finetune" in page
         assert f"http://127.0.0.1:{port}" in (tmp_path / "server.log").read_text()

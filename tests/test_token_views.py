@@ -15,7 +15,8 @@ def test_segments_follow_token_type_ids_and_mark_the_special_tokens():
 def test_without_token_type_ids_the_first_separator_splits_the_segments(tiny_distilbert):
     view = tokenize_pair(load_tokenizer(str(tiny_distilbert)), "the company", "it said")
     assert "token_type_ids" not in view
-    assert [part for _, part in segments(view)] == [SPECIAL, SEGMENTS[0], SEGMENTS[0], SPECIAL, SEGMENTS[1], SEGMENTS[1], SPECIAL]
+    first, second = SEGMENTS
+    assert [part for _, part in segments(view)] == [SPECIAL, first, first, SPECIAL, second, second, SPECIAL]
 
 
 @pytest.mark.parametrize("model", ["bundled", "distilbert"])

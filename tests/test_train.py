@@ -31,12 +31,13 @@ def test_a_run_leaves_config_events_checkpoints_model_metrics_and_predictions(tm
     assert [round(e["epoch"]) for e in evals] == [1, 2] and [e["precision"] for e in evals] == ["fp32", "fp32"]
     assert all(0 <= e["accuracy"] <= 1 and 0 <= e["f1"] <= 1 for e in evals)
     assert runs.state_of(run)[0] == "finished"
-    assert (run / runs.MODEL_DIR / "config.json").is_file() and (run / runs.MODEL_DIR / "tokenizer_config.json").is_file()
+    assert all((run / runs.MODEL_DIR / name).is_file() for name in ("config.json", "tokenizer_config.json"))
     assert runs.last_checkpoint(run).name == "checkpoint-8"  # epoch 1's; the last step is the model itself
     saved = json.loads((run / runs.METRICS_FILE).read_text())
     assert saved == json.loads(json.dumps(metrics))
     assert [e["accuracy"] for e in saved["per_epoch"]] == [e["accuracy"] for e in evals]
-    assert {k: saved["final"][k] for k in ("accuracy", "f1", "loss")} == {k: evals[-1][k] for k in ("accuracy", "f1", "loss")}
+    figures = ("accuracy", "f1", "loss")
+    assert {k: saved["final"][k] for k in figures} == {k: evals[-1][k] for k in figures}
     assert saved["final"]["n"] == 64 and saved["train_rows"] == 128
     (tn, fp), (fn, tp) = saved["final"]["confusion_matrix"]
     assert tn + fp + fn + tp == 64 and saved["final"]["accuracy"] == pytest.approx((tn + tp) / 64)
@@ -63,7 +64,8 @@ def test_frozen_embeddings_stay_as_loaded_and_no_dropout_leaves_the_saved_config
     assert not (unfrozen[embedding] == base[embedding]).all()
     layer = next(name for name in base if "layer.0" in name and name.endswith("dense.weight"))
     assert not (after[layer] == base[layer]).all()  # the rest did train
-    saved, original = (json.loads((folder / "config.json").read_text()) for folder in (frozen / runs.MODEL_DIR, tiny_bert))
+    saved, original = (json.loads((folder / "config.json").read_text())
+                       for folder in (frozen / runs.MODEL_DIR, tiny_bert))
     assert saved["hidden_dropout_prob"] == original["hidden_dropout_prob"] > 0
 
 
@@ -92,7 +94,8 @@ def test_the_final_figures_are_the_saved_models_fp32_scores_and_the_trainer_skip
     metrics = train(tiny_config(tiny_bert, epochs=3), run)  # 8 steps per epoch
     evals = [e for e in runs.read_events(run)[0] if e["type"] == "eval"]
     assert [(e["step"], e["precision"]) for e in evals] == [(8, "fp32"), (16, "fp32"), (24, "fp32")]
-    assert metrics["per_epoch"] == [{k: e[k] for k in ("epoch", "step", "accuracy", "f1", "loss", "precision")} for e in evals]
+    keys = ("epoch", "step", "accuracy", "f1", "loss", "precision")
+    assert metrics["per_epoch"] == [{k: e[k] for k in keys} for e in evals]
     # One evaluation per step: the Trainer's at 8 and 16, then the saved model's at 24, which is not a checkpoint.
     assert sorted(p.name for p in (run / runs.CHECKPOINTS_DIR).iterdir()) == ["checkpoint-16", "checkpoint-8"]
     final, answers = evaluate_model(str(run / runs.MODEL_DIR), load_mrpc("sample")["validation"].select(range(64)))
@@ -118,7 +121,8 @@ def test_bad_settings_fail_before_any_folder_is_written(tmp_path, tiny_bert):
 
 
 def test_bundled_minilm_on_real_mrpc_beats_the_majority_baseline(tmp_path, mrpc_dir):
-    """One real epoch over MRPC's 3668 training pairs must learn something: above always-'equivalent' (0.684 / 0.812)."""
+    """One real epoch over MRPC's 3668 training pairs must learn something: above always-'equivalent' (0.684 /
+    0.812)."""
     config = RunConfig.from_preset("default", model="bundled", data=str(mrpc_dir), epochs=1, batch_size=16,
                                    learning_rate=1e-4, logging_steps=50)
     metrics = train(config, tmp_path / "real")
@@ -154,7 +158,8 @@ def test_a_nan_loss_fails_the_run_naming_the_step_and_keeps_the_last_good_checkp
 
     monkeypatch.setattr(models, "load_classifier", poisoned)
     run = tmp_path / "run"
-    with pytest.raises(NonFiniteLoss, match="loss became nan at step 6; the last good checkpoint, checkpoint-4, is kept"):
+    expected = "loss became nan at step 6; the last good checkpoint, checkpoint-4, is kept"
+    with pytest.raises(NonFiniteLoss, match=expected):
         train(tiny_config(tiny_bert, max_train_samples=64, epochs=3, logging_steps=1), run)
     events, _ = runs.read_events(run)
     assert [(e["status"], e.get("reason", "")[:25]) for e in events if e["type"] == "status"] == [

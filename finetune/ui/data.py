@@ -40,7 +40,7 @@ def _source(kind: str, path: str, upload: str | None) -> str:
 
 
 def _duplicates_note(source: str) -> str:
-    found = browse.duplicates(source)
+    found = browse.repeats(source)
     if not found:
         return ""
     counts = ", ".join(f"{count} in {where}" for where, count in found.items())

@@ -11,7 +11,7 @@ import pandas as pd
 from finetune import FinetuneError, jobs, runs
 from finetune.access import check_data, check_model
 from finetune.config import PRESETS, RunConfig, hyperparameters, value_kind
-from finetune.device import describe
+from finetune.device import resolve_hardware
 from finetune.eta import in_words
 from finetune.runs import WAITING_OR_LIVE, RunState
 from finetune.snippet import training_code
@@ -82,7 +82,7 @@ def preset_values(preset: str) -> dict[str, object]:
 def hardware_line(device: str, precision: str) -> str:
     """What a run with this form trains on here, e.g. 'Device: cpu (2 cores), precision bf16 (AVX512-BF16)'."""
     try:
-        return describe(device, precision)["hardware"]
+        return resolve_hardware(device, precision)["hardware"]
     except FinetuneError as err:
         return f"**{err}**"
 

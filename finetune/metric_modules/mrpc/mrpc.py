@@ -3,7 +3,8 @@ import datasets
 import evaluate
 import numpy as np
 
-_DESCRIPTION = "GLUE MRPC metric: accuracy and binary F1 of the 'equivalent' class (label 1), as the Hub's glue/mrpc metric reports them."
+_DESCRIPTION = ("GLUE MRPC metric: accuracy and binary F1 of the 'equivalent' class (label 1), as the Hub's glue/mrpc "
+                "metric reports them.")
 _KWARGS_DESCRIPTION = """
 Args:
     predictions: predicted labels (0 = not_equivalent, 1 = equivalent).
