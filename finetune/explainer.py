@@ -116,7 +116,7 @@ class Explainer:
     def _answer(self, logits) -> dict:
         probabilities = self.torch.softmax(logits.double(), -1)[0].tolist()
         label = int(np.argmax(probabilities))
-        return {"label": self.labels[label], "probabilities": dict(zip(self.labels, probabilities)), "target": label}
+        return {"label": self.labels[label], "probabilities": dict(zip(self.labels, probabilities, strict=False)), "target": label}
 
     def gradient_x_input(self, encoded: Encoded) -> dict:
         """One forward and one backward: the margin's gradient at each word embedding, dotted with that embedding."""

@@ -178,7 +178,7 @@ def test_the_drawings_escape_what_was_typed_and_keep_the_sentences_apart(explain
     assert drawn.count('class="explain-segment"') == 2
     found = attention_weights(explainer, *pair)
     heat = attention_html(found, "run")
-    first = sum(segment == 0 and not special for segment, special in zip(found["segments"], found["special"]))
+    first = sum(segment == 0 and not special for segment, special in zip(found["segments"], found["special"], strict=False))
     assert "<script>" not in heat and heat.count("<tr>") == 1 + first  # the header, then one row per sentence-1 token
 
 

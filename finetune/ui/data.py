@@ -6,8 +6,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import browse
-from finetune import FinetuneError
+from finetune import FinetuneError, browse
 from finetune.access import check_data, data_choices, data_roots
 from finetune.data import LABEL_NAMES
 from finetune.ui.common import user_errors

@@ -12,7 +12,7 @@ import pandas as pd
 from finetune import evaluation, export, publish, report, runs
 from finetune.access import real_mrpc_choices
 from finetune.data import LABEL_NAMES, source_label
-from finetune.metrics import REFERENCES, REFERENCE_DATA
+from finetune.metrics import REFERENCE_DATA, REFERENCES
 from finetune.ui.api import INFERENCE
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
 from finetune.ui.explain import create_slices_view
@@ -59,7 +59,7 @@ def data_is_mrpc(source: str) -> bool:
 
 def _argmax(view: dict) -> str:
     rows = "\n".join(f"  {probs}  →  argmax {pred}  (label {label})"
-                     for probs, pred, label in zip(view["head"], view["preds"], view["labels"]))
+                     for probs, pred, label in zip(view["head"], view["preds"], view["labels"], strict=False))
     n = view["shape"][0]
     return (f"predictions.shape = {tuple(view['shape'])}   # {n} validation pairs × 2 labels\n"
             f"preds = np.argmax(predictions, axis=-1)\n\n"

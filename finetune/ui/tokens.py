@@ -84,11 +84,11 @@ def batch_html(batch: dict, names: list[str]) -> str:
     """The padded batch, one pair per line and its tokens wrapping to the page's width: the pads, with attention_mask
     0, greyed and struck through, so the padding shows at a glance without a table wider than the screen."""
     lines = []
-    for name, tokens, mask in zip(names, batch["tokens"], batch["attention_mask"]):
+    for name, tokens, mask in zip(names, batch["tokens"], batch["attention_mask"], strict=False):
         chips = "".join(
             f'<span style="padding:1px 4px;margin:1px;border-radius:4px;background:{"#e5e7eb" if kept else "#f3f4f6"};'
             f'{"" if kept else "color:#9ca3af;text-decoration:line-through;"}">{html.escape(token)}</span>'
-            for token, kept in zip(tokens, mask))
+            for token, kept in zip(tokens, mask, strict=False))
         lines.append(f'<div style="display:flex;flex-wrap:wrap;align-items:center;margin:4px 0">'
                      f'<b style="margin-right:6px">{name} ({sum(mask)} + {mask.count(0)} pad)</b>{chips}</div>')
     return "".join(lines)
