@@ -40,7 +40,8 @@ def timed(fn, rounds: int) -> tuple[dict, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a finished run folder (its base model is explained beside it)")
-    parser.add_argument("--rounds", type=int, default=20, help="timed calls of the quick views (IG and flips: a quarter)")
+    parser.add_argument("--rounds", type=int, default=20,
+                        help="timed calls of the quick views (IG and flips: a quarter)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 

@@ -74,6 +74,8 @@ def card_text(run_dir: Path, config: RunConfig, metrics: dict) -> str:
     data = ("GLUE MRPC (`nyu-mll/glue`, config `mrpc`)" if is_real_mrpc(config.data)
             else f"`{config.data}` (MRPC-style sentence pairs, not GLUE MRPC itself: its figures do not compare with "
                  "the references)")
+    this_model = (f"| **this model** | {source_label(config.data)}, {final['n']} validation pairs | "
+                  f"**{final['accuracy']:.4f}** | **{final['f1']:.4f}** |")
     references = "\n".join(f"| {name} | {REFERENCE_DATA} | {f['accuracy']:.3f} | {f['f1']:.3f} |"
                            for name, f in REFERENCES.items())
     return f"""
@@ -88,7 +90,7 @@ Labels: 0 `{LABEL_NAMES[0]}`, 1 `{LABEL_NAMES[1]}`.
 
 | | scored on | accuracy | F1 |
 |---|---|---|---|
-| **this model** | {source_label(config.data)}, {final['n']} validation pairs | **{final['accuracy']:.4f}** | **{final['f1']:.4f}** |
+{this_model}
 {references}
 
 The course's bert-base-uncased is what the chapter reaches; *always 'equivalent'* answers the majority label and has

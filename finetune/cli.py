@@ -1,4 +1,5 @@
-"""python -m finetune train|evaluate|predict|explain|tokenize|data|push: the headless face of the same core the app uses."""
+"""python -m finetune train|evaluate|predict|explain|tokenize|data|push: the headless face of the same core the app
+uses."""
 from __future__ import annotations
 
 import argparse
@@ -108,7 +109,8 @@ def cmd_train(args) -> int:
     else:
         config = config_from_args(args)
         given = Path(args.output_dir) if args.output_dir else None
-        if is_main_process() and given and given.exists() and any(p.name not in runs.LAUNCH_FILES for p in given.iterdir()):
+        if (is_main_process() and given and given.exists()
+                and any(p.name not in runs.LAUNCH_FILES for p in given.iterdir())):
             raise runs.RunError(f"{given} is not empty; choose another --output-dir, "
                                 f"or continue a stopped run with --resume {given}")
         try:  # the model and the data, checked before any run folder is made: a run that cannot begin leaves none

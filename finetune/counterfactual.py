@@ -112,7 +112,8 @@ def names(pair, words):
             name = word.group()
             if not name[0].isupper() or name == "I":
                 continue
-            following = [series[(series.index(name) + 1) % len(series)] for series in (WEEKDAYS, MONTHS) if name in series]
+            following = [series[(series.index(name) + 1) % len(series)]
+                         for series in (WEEKDAYS, MONTHS) if name in series]
             for new in dict.fromkeys([*following, *others, STOCK_NAME]):
                 if new != name:
                     yield _one(s, word, new, f'"{name}" → "{new}" {_where(s)}')
@@ -180,16 +181,19 @@ def search(predictor, sentence1: str, sentence2: str, budget: int = BUDGET, want
     candidates = one_word_edits(pair, min(ONE_WORD_SHARE, budget))
     answers = predictor.predict_batch([edited for _, edited in candidates])
     forwards = 1 + len(candidates)
-    found = [(1, edit, edited, answer) for (edit, edited), answer in zip(candidates, answers, strict=False) if answer["label"] != label]
+    found = [(1, edit, edited, answer) for (edit, edited), answer in zip(candidates, answers, strict=False)
+             if answer["label"] != label]
     if len(found) < wanted and budget > len(candidates):
-        kept = [(edit, answer) for (edit, _), answer in zip(candidates, answers, strict=False) if answer["label"] == label]
+        kept = [(edit, answer) for (edit, _), answer in zip(candidates, answers, strict=False)
+                if answer["label"] == label]
         kept.sort(key=lambda item: item[1]["probabilities"][label])  # the edits that moved the answer most first
         room = budget - len(candidates)
         paired = int((1 + math.sqrt(1 + 8 * room)) / 2)  # the most edits whose pairs, k(k-1)/2, fit in the room left
         pairs = two_word_edits(pair, [edit for edit, _ in kept[:paired]], room)
         answers = predictor.predict_batch([edited for _, edited in pairs])
         forwards += len(pairs)
-        found += [(2, edit, edited, answer) for (edit, edited), answer in zip(pairs, answers, strict=False) if answer["label"] != label]
+        found += [(2, edit, edited, answer) for (edit, edited), answer in zip(pairs, answers, strict=False)
+                  if answer["label"] != label]
     # smallest first, then the most confident flips
     found.sort(key=lambda item: (item[0], -item[3]["probabilities"][item[3]["label"]]))
     shortlist = found[:2 * wanted]  # a few spare ones, in case a flip does not hold when asked alone
@@ -197,7 +201,8 @@ def search(predictor, sentence1: str, sentence2: str, budget: int = BUDGET, want
     forwards += len(shortlist)
     edits = [{"sentence1": edited[0], "sentence2": edited[1], "edit": edit.description, "words": size,
               "label": answer["label"], "probabilities": answer["probabilities"]}
-             for (size, edit, edited, _), answer in zip(shortlist, again, strict=False) if answer["label"] != label][:wanted]
+             for (size, edit, edited, _), answer in zip(shortlist, again, strict=False)
+             if answer["label"] != label][:wanted]
     return {"original": {"label": label, "probabilities": original["probabilities"]}, "edits": edits,
             "forwards": forwards, "candidates": forwards - 1 - len(shortlist), "budget": budget}
 

@@ -16,8 +16,8 @@ from finetune.explainer import (
 from finetune.predict import check_pair
 
 TARGET = "logit of the predicted label minus the other label's (the log-odds the answer follows)"
-ATTRIBUTED_AT = ("word embeddings (the position and token type embeddings the model adds are kept); integrated gradients "
-                 "start from [PAD]'s embedding at every token but [CLS] and [SEP]")
+ATTRIBUTED_AT = ("word embeddings (the position and token type embeddings the model adds are kept); integrated "
+                 "gradients start from [PAD]'s embedding at every token but [CLS] and [SEP]")
 
 
 def _tokens(encoded: Encoded, scores: list[float], words: bool) -> list[dict]:
@@ -48,8 +48,8 @@ def token_scores(explainer: Explainer, sentence1: str, sentence2: str, method=Me
              else explainer.gradient_x_input(encoded))
     return {"label": found["label"], "probabilities": found["probabilities"], "method": str(method),
             "tokens": _tokens(encoded, found["scores"], words), "target_logit": found["target_logit"],
-            "baseline_logit": found["baseline_logit"], "delta": found["delta"], "steps": found["steps"], "target": TARGET,
-            "attributed_at": ATTRIBUTED_AT, "seconds": round(time.perf_counter() - started, 3)}
+            "baseline_logit": found["baseline_logit"], "delta": found["delta"], "steps": found["steps"],
+            "target": TARGET, "attributed_at": ATTRIBUTED_AT, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def explain_pair(run_dir: Path, sentence1: str, sentence2: str, method=Method.GRADIENT_X_INPUT,
@@ -103,8 +103,10 @@ def describe(result: dict) -> str:
     for name, found in (("fine-tuned run", result), ("base model, untrained head", result["base"])):
         figures = f"target {found['target_logit']:+.3f}"
         if found["delta"] is not None:
-            figures += f", at the baseline {found['baseline_logit']:+.3f}, delta {found['delta']:+.2g} ({found['steps']} steps)"
-        lines.append(f"{name}: {found['label']} ({found['probabilities'][found['label']]:.3f}); {found['method']}, {figures}")
+            figures += (f", at the baseline {found['baseline_logit']:+.3f}, delta {found['delta']:+.2g} "
+                        f"({found['steps']} steps)")
+        lines.append(f"{name}: {found['label']} ({found['probabilities'][found['label']]:.3f}); "
+                     f"{found['method']}, {figures}")
         for segment in (0, 1):
             shown = " ".join(f"{t['token']}({t['score']:+.2f})" for t in found["tokens"] if t["segment"] == segment)
             lines.append(f"  sentence {segment + 1}: {shown}")

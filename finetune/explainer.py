@@ -1,4 +1,5 @@
-"""One torch copy of a classifier (plain attention) per model and seed: token scores, attention weights, pooled vectors."""
+"""One torch copy of a classifier (plain attention) per model and seed: token scores, attention weights, pooled
+vectors."""
 from __future__ import annotations
 
 import os
@@ -62,7 +63,8 @@ class Explainer:
     def __init__(self, model: str, seed: int | None = None, max_length: int = MAX_LENGTH):
         import torch
 
-        torch.set_num_threads(THREADS)  # for the whole process; the Playground answers through OpenVINO, its own threads
+        # For the whole process; the Playground answers through OpenVINO, its own threads.
+        torch.set_num_threads(THREADS)
         self.torch = torch
         self.max_length = max_length
         self.tokenizer = load_tokenizer(model)
@@ -116,7 +118,8 @@ class Explainer:
     def _answer(self, logits) -> dict:
         probabilities = self.torch.softmax(logits.double(), -1)[0].tolist()
         label = int(np.argmax(probabilities))
-        return {"label": self.labels[label], "probabilities": dict(zip(self.labels, probabilities, strict=False)), "target": label}
+        return {"label": self.labels[label], "probabilities": dict(zip(self.labels, probabilities, strict=False)),
+                "target": label}
 
     def gradient_x_input(self, encoded: Encoded) -> dict:
         """One forward and one backward: the margin's gradient at each word embedding, dotted with that embedding."""
@@ -169,7 +172,8 @@ class Explainer:
         if not -self.layers <= layer < self.layers:
             raise ExplainError(f"layer {layer} is out of range: this model has layers 0 to {self.layers - 1}")
         if not -1 <= head < self.heads:
-            raise ExplainError(f"head {head} is out of range: this model has heads 0 to {self.heads - 1} (-1: their mean)")
+            raise ExplainError(f"head {head} is out of range: this model has heads 0 to {self.heads - 1} "
+                               "(-1: their mean)")
         with self.torch.inference_mode():
             weights = self._forward(encoded, self._word_embeddings(encoded), attentions=True).attentions[layer][0]
         return (weights.mean(0) if head == -1 else weights[head]).double().numpy(), layer % self.layers
@@ -196,7 +200,8 @@ class Explainer:
                     self.model(**inputs)
         finally:
             hook.remove()
-        vectors = torch.cat([v[:, 0] if v.dim() == 3 else v for v in seen]).float().numpy()  # a head reading all tokens: [CLS]
+        vectors = torch.cat([v[:, 0] if v.dim() == 3 else v  # a head reading all tokens: [CLS]
+                             for v in seen]).float().numpy()
         out = np.empty_like(vectors)
         out[order] = vectors
         return out

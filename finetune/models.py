@@ -57,8 +57,8 @@ def resolve_model(name: str) -> str:
 def _offline_failure(name: str) -> ModelError:
     from finetune import runs
 
-    return ModelError(f"cannot load {name!r}: it is neither a run in {runs.runs_dir()} nor a folder, and as a Hub id the "
-                      "Hugging Face Hub cannot be reached and it is not in the local cache; use the bundled model "
+    return ModelError(f"cannot load {name!r}: it is neither a run in {runs.runs_dir()} nor a folder, and as a Hub id "
+                      "the Hugging Face Hub cannot be reached and it is not in the local cache; use the bundled model "
                       "('bundled': all-MiniLM-L6-v2, installed), a local model folder or a finished run")
 
 

@@ -80,7 +80,8 @@ def format_slices(found: dict[str, list[dict]]) -> str:
     for slicing, bins in found.items():
         lines.append(f"by {slicing}:")
         for row in bins:
-            figures = (f"accuracy {row['accuracy']:.3f}  F1 {row['f1']:.3f}  labelled equivalent {row['equivalent']:.0%}  "
+            figures = (f"accuracy {row['accuracy']:.3f}  F1 {row['f1']:.3f}  "
+                       f"labelled equivalent {row['equivalent']:.0%}  "
                        f"predicted equivalent {row['predicted_equivalent']:.0%}" if row["n"] else "")
             lines.append(f"  {row['slice']:<18} n={row['n']:<4} {figures}")
     return "\n".join(lines)

@@ -34,7 +34,8 @@ class RunStatus:
     eta_seconds: float | None
     resumable: bool
     queue_position: int | None
-    waiting_for: list[dict]  # a queued run's wait: the runs training now (with their time left), then those queued ahead
+    # A queued run's wait: the runs training now (with their time left), then those queued ahead.
+    waiting_for: list[dict]
     owned: bool
     revision: str
 

@@ -94,7 +94,8 @@ def peak_rss_mb() -> float:
 
 def make_callback(run_dir: Path, echo: bool, precision: str, evaluation_batches: int):
     """A TrainerCallback that writes the event log (rank 0 only), with a time left from finetune.eta, and honours stop
-    requests; `precision` is what the Trainer's evaluations compute in (the final one, finetune.evaluation's, is fp32)."""
+    requests; `precision` is what the Trainer's evaluations compute in (the final one, finetune.evaluation's,
+    is fp32)."""
     from transformers import TrainerCallback
 
     from finetune.eta import Eta
@@ -229,7 +230,8 @@ def make_order_callback():
             seed(args, state)
 
         def on_step_end(self, args, state, control, **kwargs):
-            if abs((state.epoch or 0.0) - round(state.epoch or 0.0)) < 1e-9:  # an epoch's last step: a stop may save now
+            # An epoch's last step: a stop may save now.
+            if abs((state.epoch or 0.0) - round(state.epoch or 0.0)) < 1e-9:
                 seed(args, state)
 
         def on_epoch_end(self, args, state, control, **kwargs):
@@ -338,7 +340,8 @@ class Inputs(NamedTuple):
 
 
 def prepare_inputs(config: RunConfig) -> Inputs:
-    """The tokenizer and the data of a run, loaded and checked (FinetuneError on a model or data that cannot be used)."""
+    """The tokenizer and the data of a run, loaded and checked (FinetuneError on a model or data that cannot be
+    used)."""
     from finetune.models import load_tokenizer
 
     tokenizer = load_tokenizer(config.model)
@@ -434,8 +437,8 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
         processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
-        callbacks=[callback, make_checkpoint_callback(config.save_total_limit),
-                   *([make_order_callback()] if config.sampling == "group_by_length" else [])])  # this order: see its docstring
+        callbacks=[callback, make_checkpoint_callback(config.save_total_limit),  # this order: see its docstring
+                   *([make_order_callback()] if config.sampling == "group_by_length" else [])])
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()

@@ -23,7 +23,8 @@ def shoot(page, name: str) -> None:
 
 
 def shoot_explain(page) -> None:
-    """From the Playground's answer to a wrong one (shares rose / fell), one click to the Explain tab; its projection."""
+    """From the Playground's answer to a wrong one (shares rose / fell), one click to the Explain tab; its
+    projection."""
     page.get_by_role("tab", name="Playground").click()
     page.get_by_text("not a paraphrase: The company's shares").click()
     page.get_by_role("button", name="Is it a paraphrase?").click()

@@ -110,7 +110,8 @@ def test_a_failed_load_keeps_the_last_data_browsable_and_server_files_load_by_na
     page.get_by_role("radio", name="nyu-mll/glue on the Hub").check()  # offline here: it cannot load
     page.get_by_role("button", name="Load", exact=True).click()
     page.get_by_text("Could not load it, so the data shown is still the last that loaded").first.wait_for()
-    assert "num_rows: 1500" in page.locator("body").inner_text() and "Error" not in page.locator("#data-rows").inner_text()
+    assert ("num_rows: 1500" in page.locator("body").inner_text()
+            and "Error" not in page.locator("#data-rows").inner_text())
     page.get_by_role("radio", name="not_equivalent").check()  # browsing still works on the data that loaded
     page.get_by_text("480 matching rows").wait_for()
 
@@ -145,7 +146,8 @@ def test_a_bad_setting_shows_its_reason_and_starts_nothing(page, app_server):
     assert runs.list_runs(app_server.runs_dir) == []
 
 
-def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_stops(page, browser, app_server, tiny_bert):
+def test_a_live_training_draws_its_curve_within_2_seconds_survives_a_reload_and_stops(
+        page, browser, app_server, tiny_bert):
     open_tab(page, "Train")
     open_hyperparameters(page)
     for label, value in [("Model", tiny_bert), ("Epochs", 30), ("Batch size", 1), ("Logging steps", 20),
@@ -228,7 +230,8 @@ def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_ser
     summary = page.locator("#eval-summary")
     summary.get_by_text(tiny_run.name).wait_for()
     accuracy = json.loads((finished / runs.METRICS_FILE).read_text())["final"]["accuracy"]
-    assert f"{accuracy:.3f}" in summary.inner_text() and "0.858" in summary.inner_text() and "0.684" in summary.inner_text()
+    assert (f"{accuracy:.3f}" in summary.inner_text() and "0.858" in summary.inner_text()
+            and "0.684" in summary.inner_text())
     assert "the bundled sample, 48 validation pairs" in summary.inner_text()  # what the run's figures were measured on
     assert summary.inner_text().count("real MRPC, 408 validation pairs") == 2  # and the references
     page.get_by_text("predictions.shape = (48, 2)").wait_for()
@@ -252,7 +255,8 @@ def test_a_finished_run_is_evaluated_and_answers_in_the_playground(page, app_ser
 
 
 def test_an_idle_page_makes_no_requests(page, app_server):
-    """With no run queued or live, nothing the page shows can change: its timer is off and it asks the server nothing."""
+    """With no run queued or live, nothing the page shows can change: its timer is off and it asks the server
+    nothing."""
     assert all(status_of(run).state not in runs.WAITING_OR_LIVE for run in runs.list_runs(app_server.runs_dir))
     open_tab(page, "Train")
     page.locator("#run-status").get_by_text(re.compile("Start a run|stopped|finished")).first.wait_for()

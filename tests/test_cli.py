@@ -96,7 +96,8 @@ def test_tokenize_prints_tokens_and_the_three_id_lists(capsys):
     (["train", "--freeze-embeddings", "maybe"], "expected a yes or no, got 'maybe'"),
     (["train", "--model", "/no/such/model"], "does not exist"),
     (["predict", "--model", "/no/such/model", "a", "b"], "does not exist"),
-    (["train", "--model", "bert-base-uncased", "--max-train-samples", "8", "--batch-size", "8"], "the bundled model ('bundled'"),
+    (["train", "--model", "bert-base-uncased", "--max-train-samples", "8", "--batch-size", "8"],
+     "the bundled model ('bundled'"),
 ])
 def test_user_errors_exit_non_zero_with_one_line_and_no_traceback(args, words, tmp_path, capsys):
     code, _, err = run_main(capsys, *args, *(["--output-dir", tmp_path / "out"] if args[0] == "train" else []))

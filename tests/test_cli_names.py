@@ -38,8 +38,8 @@ def test_a_queued_run_of_the_app_that_cannot_begin_says_why_in_its_own_folder(tm
 
 def test_an_uncached_hub_model_offline_fails_before_torch_or_transformers_are_imported(tmp_path):
     """Importing them takes seconds on a small machine: the answer must not wait for that."""
-    probe = ("import sys; from finetune.cli import main; code = main(['predict', '--model', 'some-org/not-cached', 'a', "
-             "'b']); print(code, 'torch' in sys.modules, 'transformers.models' in sys.modules)")
+    probe = ("import sys; from finetune.cli import main; code = main(['predict', '--model', 'some-org/not-cached', "
+             "'a', 'b']); print(code, 'torch' in sys.modules, 'transformers.models' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["2", "False", "False"], done.stdout + done.stderr
     assert "not in the local cache" in done.stderr

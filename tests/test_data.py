@@ -396,7 +396,8 @@ def hub_offline_and_uncached(monkeypatch, tmp_path):
 
 def test_hub_offline_without_cache_fails_fast_pointing_to_sample(hub_offline_and_uncached):
     started = time.perf_counter()
-    with pytest.raises(DataError, match="cannot be reached and nothing is cached; use the bundled sample \\('sample'\\)"):
+    with pytest.raises(DataError,
+                       match="cannot be reached and nothing is cached; use the bundled sample \\('sample'\\)"):
         load_mrpc("hub")
     assert time.perf_counter() - started < 10
 

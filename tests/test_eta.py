@@ -7,7 +7,8 @@ from finetune.eta import Eta, clock, in_words
 @pytest.mark.parametrize("seconds, shown, words", [
     (0, "0:00", "0 s"), (0.4, "0:00", "0 s"), (59.4, "0:59", "59 s"), (59.6, "1:00", "1 min 00 s"),
     (61, "1:01", "1 min 01 s"), (239.6, "4:00", "4 min 00 s"), (419.5, "7:00", "7 min 00 s"),
-    (3599.4, "59:59", "59 min 59 s"), (3599.6, "1:00:00", "1 h 00 min"), (3661, "1:01:01", "1 h 01 min"), (-3, "0:00", "0 s"),
+    (3599.4, "59:59", "59 min 59 s"), (3599.6, "1:00:00", "1 h 00 min"), (3661, "1:01:01", "1 h 01 min"),
+    (-3, "0:00", "0 s"),
 ])
 def test_durations_are_rounded_to_the_second_before_they_are_split(seconds, shown, words):
     assert clock(seconds) == shown and in_words(seconds) == words

@@ -1,6 +1,6 @@
-"""The explain views on real parts: integrated gradients' completeness on the bundled MiniLM, the tokenizer's own tokens,
-attention rows that sum to 1, edits that flip the answer when asked again, slices that add up, a projection computed
-once, and the command line."""
+"""The explain views on real parts: integrated gradients' completeness on the bundled MiniLM, the tokenizer's own
+tokens, attention rows that sum to 1, edits that flip the answer when asked again, slices that add up, a projection
+computed once, and the command line."""
 import json
 import math
 
@@ -51,8 +51,8 @@ def test_integrated_gradients_add_up_to_the_change_of_the_answer_within_a_small_
     # Both ends are the model's own answers: at the input the log-odds of its probabilities, at the baseline the answer
     # to [PAD] in place of every word.
     label, other = found["label"], next(name for name in found["probabilities"] if name != found["label"])
-    assert found["target_logit"] == pytest.approx(math.log(found["probabilities"][label] / found["probabilities"][other]),
-                                                  abs=1e-5)
+    odds = found["probabilities"][label] / found["probabilities"][other]
+    assert found["target_logit"] == pytest.approx(math.log(odds), abs=1e-5)
     target = list(found["probabilities"]).index(label)
     assert found["baseline_logit"] == pytest.approx(_margin_without_words(explainer, *SENATOR, target), abs=1e-5)
     assert all(token["score"] == 0 for token in found["tokens"] if token["special"])  # kept in the baseline
@@ -75,7 +75,8 @@ def test_gradient_x_input_is_one_pass_toward_the_predicted_label(explainer):
 
 def test_tokens_and_segments_are_the_tokenizers_and_pieces_merge_into_the_words_typed(explainer):
     pair = ('Amrozi accused his brother, whom he called "the witness", of deliberately distorting his evidence.',
-            'Referring to him as only "the witness", Amrozi accused his brother of deliberately distorting his evidence.')
+            'Referring to him as only "the witness", Amrozi accused his brother of deliberately distorting his '
+            'evidence.')
     view = tokenize_pair(explainer.tokenizer, *pair, explainer.max_length)
     pieces = token_scores(explainer, *pair)["tokens"]
     assert [token["token"] for token in pieces] == view["tokens"]
@@ -159,7 +160,8 @@ def test_the_projection_is_computed_once_and_kept_in_the_run_folder(listed_run, 
 
 
 def test_the_command_line_explains_a_run_beside_its_base_and_slices_an_evaluation(tiny_run):
-    found = json.loads(cli("explain", "--model", tiny_run, *SENATOR, "--method", "integrated_gradients", "--json").stdout)
+    explained = cli("explain", "--model", tiny_run, *SENATOR, "--method", "integrated_gradients", "--json")
+    found = json.loads(explained.stdout)
     assert found["method"] == found["base"]["method"] == "integrated_gradients"
     assert abs(found["delta"]) <= 1e-3 * max(abs(found["target_logit"] - found["baseline_logit"]), 1e-3)
     assert [t["token"] for t in found["tokens"]] == [t["token"] for t in found["base"]["tokens"]]
@@ -178,7 +180,8 @@ def test_the_drawings_escape_what_was_typed_and_keep_the_sentences_apart(explain
     assert drawn.count('class="explain-segment"') == 2
     found = attention_weights(explainer, *pair)
     heat = attention_html(found, "run")
-    first = sum(segment == 0 and not special for segment, special in zip(found["segments"], found["special"], strict=False))
+    first = sum(segment == 0 and not special
+                for segment, special in zip(found["segments"], found["special"], strict=False))
     assert "<script>" not in heat and heat.count("<tr>") == 1 + first  # the header, then one row per sentence-1 token
 
 

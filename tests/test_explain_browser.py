@@ -1,5 +1,5 @@
-"""The Explain tab in headless Chromium: one click from the Playground's answer to token scores, attention and a flip for
-the same pair, run and base side by side; then the run's slices and its projection."""
+"""The Explain tab in headless Chromium: one click from the Playground's answer to token scores, attention and a flip
+for the same pair, run and base side by side; then the run's slices and its projection."""
 import shutil
 
 import pytest

@@ -29,12 +29,14 @@ def test_a_file_of_pairs_is_answered_row_by_row_and_written_as_csv(tiny_run, tmp
      ".parquet": lambda: frame.to_parquet(path)}[suffix]()
     answered = predict_file(run_predictor(tiny_run), path, tmp_path / "out.csv", answered_by=tiny_run.name)
     written = pd.read_csv(tmp_path / "out.csv")
-    assert list(written.columns) == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent", "p_equivalent", "run"]
+    assert list(written.columns) == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent", "p_equivalent",
+                                     "run"]
     assert written["id"].tolist() == [7, 8] and set(written["prediction"]) <= {"equivalent", "not_equivalent"}
     assert written["run"].tolist() == [tiny_run.name] * 2
     one = run_predictor(tiny_run).predict("He left.", "He went away.")
     assert answered["p_equivalent"][0] == round(one["probabilities"]["equivalent"], 4)
-    assert all(len(line.split(",")[4].split(".")[-1]) <= 4 for line in (tmp_path / "out.csv").read_text().splitlines()[1:])
+    assert all(len(line.split(",")[4].split(".")[-1]) <= 4
+               for line in (tmp_path / "out.csv").read_text().splitlines()[1:])
 
 
 @pytest.mark.parametrize("name, content, words", [

@@ -198,8 +198,8 @@ def test_the_playground_keeps_an_id_column_into_the_downloadable_answers(server,
             for i, row in enumerate(pairs(4))]
     file = uploaded(server.url, "ids.csv", csv_bytes(rows))
     ok, (answers, download) = event(server.url, "ask_file", [tiny_run.name, file])
-    assert ok and answers["headers"] == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent", "p_equivalent",
-                                         "run"]
+    assert ok and answers["headers"] == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent",
+                                         "p_equivalent", "run"]
     served = httpx.get(download["url"])
     assert served.status_code == 200
     assert pd.read_csv(io.BytesIO(served.content))["id"].tolist() == ["q0", "q1", "q2", "q3"]

@@ -51,7 +51,8 @@ def test_a_queued_run_says_which_runs_it_waits_for_and_how_long_the_live_one_has
 def test_validation_turning_worse_is_named_with_the_epoch_the_run_keeps():
     evaluations = [{"epoch": 1.0, "accuracy": 0.80, "loss": 0.50}, {"epoch": 2.0, "accuracy": 0.93, "loss": 0.30},
                    {"epoch": 3.0, "accuracy": 0.90, "loss": 0.36}]
-    assert overfitting(evaluations) == {"best_epoch": 2.0, "what": "accuracy 0.930 → 0.900, validation loss 0.300 → 0.360"}
+    assert overfitting(evaluations) == {"best_epoch": 2.0,
+                                        "what": "accuracy 0.930 → 0.900, validation loss 0.300 → 0.360"}
     assert overfitting(evaluations[:2]) is None and overfitting(evaluations[:1]) is None
     run_dir = run_folder("e-done")
     runs.append_event(run_dir, "status", status="started")

@@ -15,7 +15,8 @@ from finetune.ui.explain_api import attention, counterfactual, explain
 
 @user_errors
 def predict(sentence1: str, sentence2: str, run: str = "") -> dict:
-    """Is sentence2 a paraphrase of sentence1? The label and a confidence per label, from `run` (default: the latest finished)."""
+    """Is sentence2 a paraphrase of sentence1? The label and a confidence per label, from `run` (default: the latest
+    finished)."""
     check_pair(sentence1, sentence2)
     answer = run_predictor(runs.finished_run(run)).predict(sentence1, sentence2)
     ranked = sorted(answer["probabilities"].items(), key=lambda item: item[1], reverse=True)

@@ -32,7 +32,8 @@ def build_app() -> gr.Blocks:
         # The Playground's "Explain this answer" opens the Explain tab on the same run and pair.
         link_playground(playground, explain, tabs)
         # The data loaded in the Data tab is what Train trains on and what Tokens batches.
-        data.source.change(lambda source: (source, source), data.source, [train.data, tokens.source], api_visibility="private")
+        data.source.change(lambda source: (source, source), data.source, [train.data, tokens.source],
+                           api_visibility="private")
         # Tokens shows the tokenizer of the model chosen for training.
         train.model.change(lambda model: model, train.model, tokens.model, api_visibility="private")
     # A bounded queue: past it a request is refused at once as "queue full" instead of waiting without end.

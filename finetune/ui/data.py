@@ -12,13 +12,15 @@ from finetune.data import LABEL_NAMES
 from finetune.ui.common import user_errors
 
 SERVER_PATH = "a folder or file on the server"  # offered only when the operator allows folders ($FINETUNE_DATA_DIRS)
-SOURCES = {"the bundled sample": "sample", "nyu-mll/glue on the Hub": "hub", SERVER_PATH: "path", "a file I upload": "upload"}
+SOURCES = {"the bundled sample": "sample", "nyu-mll/glue on the Hub": "hub", SERVER_PATH: "path",
+           "a file I upload": "upload"}
 
 EXPLAIN = """
 **Step 1 of the course: the data.** MRPC pairs two sentences and says whether the second one paraphrases the first
 (`equivalent`, label 1) or not (`not_equivalent`, label 0). `load_dataset("nyu-mll/glue", "mrpc")` returns a
 `DatasetDict`: one `Dataset` per split, each with the columns `sentence1`, `sentence2`, `label` and `idx`.
-Offline, the bundled sample (1,800 original MRPC-style pairs written for this app, with MRPC's balance and statistics) stands in for it; a folder of Microsoft's or GLUE's MRPC files,
+Offline, the bundled sample (1,800 original MRPC-style pairs written for this app, with MRPC's balance and statistics)
+stands in for it; a folder of Microsoft's or GLUE's MRPC files,
 or a CSV/TSV/JSONL/Parquet file with columns `sentence1`, `sentence2`, `label`, works too.
 """
 
@@ -126,8 +128,8 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
     load_button.click(load, [kind, path, upload], loaded, api_visibility="private")
     app.load(load, [kind, path, upload], loaded, api_visibility="private")
     filters = [source, split, size, label, query]
-    gr.on([source.change, split.change, size.change, label.change, query.submit], first_page, filters, [rows, where, number],
-          api_visibility="private")
+    gr.on([source.change, split.change, size.change, label.change, query.submit], first_page, filters,
+          [rows, where, number], api_visibility="private")
     paged = [source, split, number, size, label, query]
     number.submit(show_page, paged, [rows, where, number], api_visibility="private")
     previous.click(previous_page, paged, [rows, where, number], api_visibility="private")

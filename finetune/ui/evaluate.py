@@ -1,4 +1,5 @@
-"""The Evaluate tab: a finished run's metrics against the references, its confusion matrix, mistakes, and runs compared."""
+"""The Evaluate tab: a finished run's metrics against the references, its confusion matrix, mistakes, and runs
+compared."""
 from __future__ import annotations
 
 import os
@@ -33,7 +34,8 @@ def _summary(run_name: str, metrics: dict, scores: dict) -> str:
     final = metrics["final"]
     scored_on = f"{source_label(metrics['data'])}, {metrics['validation_rows']} validation pairs"
     lines = [f"### {run_name}", "| | scored on | accuracy | F1 |", "|---|---|---|---|",
-             f"| **this run** ({Path(str(metrics['model'])).name}) | {scored_on} | **{final['accuracy']:.3f}** | **{final['f1']:.3f}** |"]
+             f"| **this run** ({Path(str(metrics['model'])).name}) | {scored_on} | **{final['accuracy']:.3f}** | "
+             f"**{final['f1']:.3f}** |"]
     lines += [f"| **this run** | {score['label']}, {score['n']} {score['split']} pairs | **{score['accuracy']:.3f}** | "
               f"**{score['f1']:.3f}** |" for score in scores.values()]
     lines += [f"| {name} | {REFERENCE_DATA} | {figures['accuracy']:.3f} | {figures['f1']:.3f} |"
@@ -43,8 +45,9 @@ def _summary(run_name: str, metrics: dict, scores: dict) -> str:
                  "*always 'equivalent'* on real MRPC has learned nothing yet: it answers the majority label.")
     worse = report.overfitting(metrics["per_epoch"])
     if worse:
-        lines.append(f"\nValidation got worse after epoch {worse['best_epoch']:g} ({worse['what']}): the model began to "
-                     "fit its training pairs more than the task (overfitting). These figures are its last epoch's model.")
+        lines.append(f"\nValidation got worse after epoch {worse['best_epoch']:g} ({worse['what']}): the model began "
+                     "to fit its training pairs more than the task (overfitting). "
+                     "These figures are its last epoch's model.")
     if not data_is_mrpc(metrics["data"]) and not scores:
         lines.append(f"\nThe references were measured on real MRPC, this run on {source_label(metrics['data'])}: "
                      "compare them with this run's figures on real MRPC (below), not with these.")
@@ -86,7 +89,8 @@ def show_run(name: str | None):
                               f"predicted {LABEL_NAMES[1]}": [fp, tp]})
     epochs = pd.DataFrame(report.per_epoch(run_dir), columns=["epoch", "step", "accuracy", "f1", "loss"]).round(4)
     wrong = pd.DataFrame([{"idx": row["idx"], "sentence1": row["sentence1"], "sentence2": row["sentence2"],
-                           "label → predicted": f"{row['label']} → {row['prediction']}", "confidence": row["confidence"]}
+                           "label → predicted": f"{row['label']} → {row['prediction']}",
+                           "confidence": row["confidence"]}
                           for row in report.misclassified(run_dir)], columns=WRONG_COLUMNS).round(3)
     choices = rescore_choices(metrics)
     return (_summary(name, metrics, evaluation.run_scores(run_dir)), epochs, confusion,
@@ -111,9 +115,10 @@ def compare(names: list[str]):
     """Runs side by side, in few columns that fit the page: what each trained on and with which recipe, its figures."""
     rows = []
     for row in report.comparison([runs.find_run(name) for name in names or []]):
-        recipe = (f"{row['preset']} · {row['epochs']:g} epochs · lr {row['learning_rate']:g} · batch {row['batch_size']}"
-                  if row.get("preset") else "")
-        trained = f"{Path(str(row['model'])).name} on {source_label(row['data'])} ({row['train_rows']})" if row.get("model") else ""
+        recipe = (f"{row['preset']} · {row['epochs']:g} epochs · lr {row['learning_rate']:g} · "
+                  f"batch {row['batch_size']}" if row.get("preset") else "")
+        trained = (f"{Path(str(row['model'])).name} on {source_label(row['data'])} ({row['train_rows']})"
+                   if row.get("model") else "")
         rows.append({"run": row["run"], "trained on": trained, "recipe": recipe, "accuracy": round(row["accuracy"], 4),
                      "F1": round(row["f1"], 4), "seconds": round(row["seconds"], 1) if row.get("seconds") else None})
     return pd.DataFrame(rows, columns=COMPARED)
@@ -168,7 +173,8 @@ def create_evaluate_tab(app: gr.Blocks) -> SimpleNamespace:
             confusion = gr.Dataframe(label="Confusion matrix (rows: true label)", interactive=False)
         argmax = gr.Code(label="From predictions to labels", lines=10)
         wrong = gr.Dataframe(pd.DataFrame(columns=WRONG_COLUMNS), label="Misclassified pairs, most confident first",
-                             interactive=False, wrap=True, elem_id="misclassified", column_widths=["6%", "35%", "35%", "14%", "10%"])
+                             interactive=False, wrap=True, elem_id="misclassified",
+                             column_widths=["6%", "35%", "35%", "14%", "10%"])
         gr.Markdown("### Where the run is right and wrong, by slice")
         create_slices_view(run, elem_id="evaluate-slices")
         gr.Markdown("### Runs side by side")

@@ -23,7 +23,8 @@ INTRO = """
 **Why does the model answer what it answers?** For one pair, the run you fine-tuned and the base model it started
 from (same seeded, untrained head) side by side: which tokens pushed the answer, what each sentence attends to in the
 other, and the smallest edit that flips the answer. Below, where the run is right and wrong over the validation pairs,
-and what fine-tuning did to the vectors the classifier reads. From the Playground, *Explain this answer* brings a pair here.
+and what fine-tuning did to the vectors the classifier reads. From the Playground, *Explain this answer* brings a
+pair here.
 """
 
 WORDS_SCORES = f"""
@@ -32,7 +33,8 @@ pushed toward it, **red** away from it (the *target* is the log-odds of the pred
 other's); the darker, the stronger (scaled to each model's largest score, so compare
 shapes, not shades, between the two). *Gradient × input* (one backward pass) is quick and noisy; *integrated
 gradients* (32 steps, 64 where they fall short; a few seconds) averages the gradient along a path from a neutral
-input, and its scores add up to how far the answer moved from that neutral input (the *delta* says how exactly). Scores are taken at the
+input, and its scores add up to how far the answer moved from that neutral input (the *delta* says how exactly).
+Scores are taken at the
 {ATTRIBUTED_AT}. The untrained head of the base model answers at random: its scores say little.
 """
 
@@ -70,12 +72,14 @@ FLIP_COLUMNS = ["edit", "sentence1", "sentence2", "label", "p"]
 
 
 def _layer_choices(found: dict) -> dict:
-    return gr.update(choices=[(f"{i} (last)" if i == found["layers"] - 1 else str(i), i) for i in range(found["layers"])],
+    return gr.update(choices=[(f"{i} (last)" if i == found["layers"] - 1 else str(i), i)
+                              for i in range(found["layers"])],
                      value=found["layer"])
 
 
 def _head_choices(found: dict) -> dict:
-    return gr.update(choices=[("mean over heads", -1), *((str(h), h) for h in range(found["heads"]))], value=found["head"])
+    return gr.update(choices=[("mean over heads", -1), *((str(h), h) for h in range(found["heads"]))],
+                     value=found["head"])
 
 
 @user_errors
@@ -102,16 +106,17 @@ def show_flips(run: str | None, sentence1: str, sentence2: str):
     summary = (f"The run answers **{original['label']}** ({original['probabilities'][original['label']]:.1%}). "
                f"{len(found['edits']) or 'No'} flipping edit{'s' if len(found['edits']) != 1 else ''} found among "
                f"{found['candidates']} candidates ({found['forwards']} pairs asked in all, budget {found['budget']}).")
-    rows = [{"edit": edit["edit"], "sentence1": edit["sentence1"], "sentence2": edit["sentence2"], "label": edit["label"],
-             "p": round(edit["probabilities"][edit["label"]], 3)} for edit in found["edits"]]
+    rows = [{"edit": edit["edit"], "sentence1": edit["sentence1"], "sentence2": edit["sentence2"],
+             "label": edit["label"], "p": round(edit["probabilities"][edit["label"]], 3)} for edit in found["edits"]]
     return summary, pd.DataFrame(rows, columns=FLIP_COLUMNS)
 
 
 def _slices_table(rows: list[dict]) -> str:
-    lines = ["| slice | n | accuracy | F1 | labelled equivalent | predicted equivalent |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| slice | n | accuracy | F1 | labelled equivalent | predicted equivalent |",
+             "|---|---:|---:|---:|---:|---:|"]
     for row in rows:
-        figures = (f"{row['accuracy']:.3f} | {row['f1']:.3f} | {row['equivalent']:.0%} | {row['predicted_equivalent']:.0%}"
-                   if row["n"] else "– | – | – | –")
+        figures = (f"{row['accuracy']:.3f} | {row['f1']:.3f} | {row['equivalent']:.0%} | "
+                   f"{row['predicted_equivalent']:.0%}" if row["n"] else "– | – | – | –")
         lines.append(f"| {row['slice']} | {row['n']} | {figures} |")
     return "\n".join(lines)
 
@@ -122,8 +127,8 @@ def _shortcut(overlap: list[dict]) -> str:
     if low is None or low is high:
         return ""
     return (f"This run predicts *equivalent* for {low['predicted_equivalent']:.0%} of the pairs with overlap "
-            f"{low['slice']} (labelled: {low['equivalent']:.0%}) and for {high['predicted_equivalent']:.0%} of those with "
-            f"{high['slice']} (labelled: {high['equivalent']:.0%}).")
+            f"{low['slice']} (labelled: {low['equivalent']:.0%}) and for {high['predicted_equivalent']:.0%} "
+            f"of those with {high['slice']} (labelled: {high['equivalent']:.0%}).")
 
 
 @user_errors
@@ -182,8 +187,9 @@ def create_explain_tab(app: gr.Blocks) -> SimpleNamespace:
         gr.Markdown(INTRO)
         with gr.Row():
             run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="explain-run", scale=2)
-            method = gr.Radio([(label, str(m)) for label, m in (("gradient × input", Method.GRADIENT_X_INPUT),
-                                                                 ("integrated gradients", Method.INTEGRATED_GRADIENTS))],
+            methods = (("gradient × input", Method.GRADIENT_X_INPUT),
+                       ("integrated gradients", Method.INTEGRATED_GRADIENTS))
+            method = gr.Radio([(label, str(m)) for label, m in methods],
                               value=str(Method.GRADIENT_X_INPUT), label="Token scores", scale=2)
             words = gr.Checkbox(label="Merge word pieces into words (scores summed)", value=False, scale=1)
         with gr.Row():
@@ -242,7 +248,8 @@ def explain_all(views: SimpleNamespace, trigger) -> None:
 
 
 def link_playground(playground: SimpleNamespace, views: SimpleNamespace, tabs: gr.Tabs) -> None:
-    """The Playground's *Explain this answer*: the same run and pair in the Explain tab, which opens and explains them."""
+    """The Playground's *Explain this answer*: the same run and pair in the Explain tab, which opens and explains
+    them."""
     def carry(run, sentence1, sentence2):
         return finished_runs_dropdown(run), sentence1, sentence2, gr.Tabs(selected="explain")
 

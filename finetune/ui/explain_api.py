@@ -7,7 +7,8 @@ from finetune.ui.common import user_errors
 
 
 @user_errors
-def explain(sentence1: str, sentence2: str, run: str = "", method: str = "gradient_x_input", words: bool = False) -> dict:
+def explain(sentence1: str, sentence2: str, run: str = "", method: str = "gradient_x_input",
+            words: bool = False) -> dict:
     """Which tokens decided the answer: every token's score toward the predicted label (method gradient_x_input or
     integrated_gradients; words=True merges word pieces), for `run` (default: the latest finished) and, under "base",
     the model it started from."""

@@ -1,4 +1,5 @@
-"""The Explain tab's drawings as plain HTML with inline styles (no script, nothing from a CDN): scored tokens, attention."""
+"""The Explain tab's drawings as plain HTML with inline styles (no script, nothing from a CDN): scored tokens,
+attention."""
 from __future__ import annotations
 
 from html import escape
@@ -18,7 +19,8 @@ def _shade(colour: tuple[int, int, int], strength: float) -> str:
 def _token(entry: dict, largest: float) -> str:
     score = entry["score"]
     colour = _shade(TOWARD if score >= 0 else AWAY, abs(score) / largest)
-    border = "border:1px dashed #6b7280;color:#4b5563;font-size:0.85em" if entry["special"] else "border:1px solid transparent"
+    border = ("border:1px dashed #6b7280;color:#4b5563;font-size:0.85em" if entry["special"]
+              else "border:1px solid transparent")
     return (f'<span class="explain-token" title="{escape(entry["token"])}: {score:+.4f}" '
             f'style="{BOX};background:{colour};{border}">{escape(entry["token"])}</span>')
 

@@ -19,7 +19,8 @@ EXAMPLES = [
     ("The cat sat on the mat.", "A cat was sitting on the mat.", "a paraphrase"),
     ("He said the meeting would be held next week.", "The meeting will take place next week, he said.", "a paraphrase"),
     ("Revenue for the quarter was $2.1 billion.", "The weather in Paris was sunny all weekend.", "not a paraphrase"),
-    ("The company's shares rose 5 percent on Monday.", "The company's shares fell sharply on Monday.", "not a paraphrase"),
+    ("The company's shares rose 5 percent on Monday.", "The company's shares fell sharply on Monday.",
+     "not a paraphrase"),
     ("The senator voted for the bill on Tuesday.", "The senator voted against the bill on Tuesday.",
      "hard: almost the same words, the opposite meaning (models that lean on word overlap call it a paraphrase)"),
 ]
@@ -87,7 +88,8 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
         with gr.Row():
             sentence1 = gr.Textbox(label="sentence1", value=EXAMPLES[0][0])
             sentence2 = gr.Textbox(label="sentence2", value=EXAMPLES[0][1])
-        gr.Examples([list(pair) for *pair, _ in EXAMPLES], [sentence1, sentence2], label="Examples (what a reader would say)",
+        gr.Examples([list(pair) for *pair, _ in EXAMPLES], [sentence1, sentence2],
+                    label="Examples (what a reader would say)",
                     example_labels=[f"{verdict}: {first[:40]}…" for first, _, verdict in EXAMPLES])
         button = gr.Button("Is it a paraphrase?", variant="primary")
         with gr.Row():
@@ -99,7 +101,8 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
             upload = gr.File(label="Pairs to answer (.csv, .tsv, .jsonl, .parquet; columns sentence1, sentence2)",
                              file_types=[".csv", ".tsv", ".jsonl", ".parquet"], elem_id="batch-upload")
             download = gr.File(label="Answers (CSV)", elem_id="batch-download")
-        answers = gr.Dataframe(pd.DataFrame(columns=[*PAIR_COLUMNS, "prediction", "p_not_equivalent", "p_equivalent", "run"]),
+        columns = [*PAIR_COLUMNS, "prediction", "p_not_equivalent", "p_equivalent", "run"]
+        answers = gr.Dataframe(pd.DataFrame(columns=columns),
                                label="Answers",
                                interactive=False, wrap=True, elem_id="batch-answers")
 

@@ -52,7 +52,8 @@ def show_pair(model: str, sentence1: str, sentence2: str):
     summary = (f"{len(view['tokens'])} tokens; the model reads `input_ids` = `{view['input_ids']}`"
                + ("" if "token_type_ids" in view else " (this tokenizer makes no `token_type_ids`)"))
     if len(view["tokens"]) >= token_limit(tokenizer):
-        summary += f"\n\nThe pair was cut to the model's {token_limit(tokenizer)} tokens (`truncation=True`): it reads no further."
+        summary += (f"\n\nThe pair was cut to the model's {token_limit(tokenizer)} tokens (`truncation=True`): "
+                    "it reads no further.")
     return segments(view), pd.DataFrame(pair_rows(view)), summary
 
 
@@ -70,8 +71,10 @@ def show_batch(model: str, source: str, chosen: list[int]):
     rows = {r["idx"]: r for r in browse.pairs(check_data(source or "sample"))}
     unknown = [i for i in chosen if i not in rows]
     if unknown:
-        raise gr.Error(f"no pair {', '.join(f'#{i}' for i in unknown)} among the first pairs of the loaded data; pick from the list")
-    batch = padded_batch(load_tokenizer(check_model(model or "bundled")), [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
+        raise gr.Error(f"no pair {', '.join(f'#{i}' for i in unknown)} among the first pairs of the loaded data; "
+                       "pick from the list")
+    batch = padded_batch(load_tokenizer(check_model(model or "bundled")),
+                         [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
     names = [f"#{i}" for i in chosen]
     pads = sum(row.count(0) for row in batch["attention_mask"])
     summary = (f"`input_ids.shape` = `{tuple(batch['shape'])}`: {len(chosen)} pairs, each padded to "
@@ -110,15 +113,15 @@ def create_tokens_tab(app: gr.Blocks) -> SimpleNamespace:
         table = gr.Dataframe(label="Token by token", interactive=False)
         gr.Markdown(EXPLAIN_BATCH)
         source = gr.State("sample")
-        chosen = gr.Dropdown(label="Pairs to batch (from the data loaded in the Data tab)", multiselect=True, choices=[],
-                             allow_custom_value=True)
+        chosen = gr.Dropdown(label="Pairs to batch (from the data loaded in the Data tab)", multiselect=True,
+                             choices=[], allow_custom_value=True)
         pad = gr.Button("Pad them into one batch")
         batch_summary = gr.Markdown()
         batch_view = gr.HTML(elem_id="padded-batch")
 
     pair = [segmented, table, summary]
-    gr.on([tokenize.click, sentence1.submit, sentence2.submit, app.load], show_pair, [model, sentence1, sentence2], pair,
-          api_visibility="private")
+    gr.on([tokenize.click, sentence1.submit, sentence2.submit, app.load], show_pair, [model, sentence1, sentence2],
+          pair, api_visibility="private")
     gr.on([source.change, app.load], pair_choices, source, chosen, api_visibility="private").then(
         show_batch, [model, source, chosen], [batch_summary, batch_view], api_visibility="private")
     pad.click(show_batch, [model, source, chosen], [batch_summary, batch_view], api_visibility="private")

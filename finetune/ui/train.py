@@ -113,7 +113,8 @@ def start(token: str | None, settings: dict):
     check_data(config.data)
     run_dir = jobs.start(config, owner=token)
     position = status_of(run_dir).queue_position
-    gr.Info(f"Run {run_dir.name} is waiting in the queue: number {position}" if position else f"Started run {run_dir.name}")
+    gr.Info(f"Run {run_dir.name} is waiting in the queue: number {position}" if position
+            else f"Started run {run_dir.name}")
     return gr.update(choices=run_choices(), value=run_dir.name), token, gr.Timer(active=True)
 
 
@@ -140,7 +141,8 @@ def delete(name: str, token: str | None):
 
 
 def reattach(token: str | None):
-    """On page load: this session's queued or live run, else any live run, else the newest; read from the runs folder."""
+    """On page load: this session's queued or live run, else any live run, else the newest; read from the runs
+    folder."""
     statuses = [status_of(run_dir) for run_dir in runs.list_runs()]
     mine = [s.run for s in statuses if s.state in WAITING_OR_LIVE and s.owned
             and runs.is_owner(runs.runs_dir() / s.run, token)]
@@ -172,7 +174,8 @@ def queue_words(status: RunStatus) -> str:
     if ends:
         text += " · " + ", ".join(ends)
     if ahead:
-        text += f" · then {ahead} more run{'s' if ahead > 1 else ''} queued before this one (each as long as its settings make it)"
+        text += (f" · then {ahead} more run{'s' if ahead > 1 else ''} queued before this one "
+                 "(each as long as its settings make it)")
     return text
 
 
@@ -183,7 +186,8 @@ def overfitting_words(status: RunStatus) -> str:
     seen = overfitting(status.evaluations)
     if not seen:
         return ""
-    kept = "the model of its last epoch" if status.state is RunState.FINISHED else "the model of its last epoch when it ends"
+    kept = ("the model of its last epoch" if status.state is RunState.FINISHED
+            else "the model of its last epoch when it ends")
     return (f"\n\n**Validation got worse after epoch {seen['best_epoch']:g}** ({seen['what']}): the model is starting "
             f"to fit its training pairs more than the task (overfitting). The run keeps {kept}; fewer epochs, or "
             "early stopping, would keep the best one.")
@@ -260,7 +264,8 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
             with gr.Column(scale=2):
                 preset = gr.Radio(list(PRESETS), value="default", label="Preset", info=PRESET_INFO)
                 model = gr.Dropdown(MODELS, value="bundled", allow_custom_value=True, label="Model",
-                                    info="bundled (all-MiniLM-L6-v2, offline), a Hub id, a local model folder, or a finished run")
+                                    info="bundled (all-MiniLM-L6-v2, offline), a Hub id, a local model folder, "
+                                         "or a finished run")
                 data = gr.Dropdown(["sample", "hub"], value="sample", allow_custom_value=True, label="Data",
                                    info="sample, hub, or a folder or file on the server (the Data tab fills this in)")
                 start_button = gr.Button("Start training", variant="primary")
@@ -295,8 +300,8 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
 
     preset.input(lambda name: {inputs[k]: v for k, v in preset_values(name).items()}, preset, list(inputs.values()),
                  api_visibility="private")
-    gr.on([c.change for c in form.values()] + [app.load], lambda values: show_code(settings(values)), set(form.values()),
-          code, api_visibility="private", show_progress="hidden")
+    gr.on([c.change for c in form.values()] + [app.load], lambda values: show_code(settings(values)),
+          set(form.values()), code, api_visibility="private", show_progress="hidden")
     gr.on([app.load], model_choices, None, model, api_visibility="private")
     gr.on([inputs["device"].change, inputs["precision"].change, app.load], hardware_line,
           [inputs["device"], inputs["precision"]], hardware, api_visibility="private", show_progress="hidden")
