@@ -52,6 +52,15 @@ def test_train_leaves_a_finished_run_and_prints_progress(trained_run):
     assert json.loads((trained_run / "metrics.json").read_text())["final"]["n"] == 48
 
 
+def test_train_from_a_runs_config_file_repeats_its_figures(trained_run, tmp_path, capsys):
+    """The run's config.json is its one description: trained again from it, the same figures to the last digit."""
+    again = tmp_path / "again"
+    assert run_main(capsys, "train", "--config", trained_run / "config.json", "--output-dir", again)[0] == 0
+    first, second = (json.loads((run / "metrics.json").read_text()) for run in (trained_run, again))
+    assert second["final"] == first["final"] and second["per_epoch"] == first["per_epoch"]
+    assert json.loads((again / "config.json").read_text()) == json.loads((trained_run / "config.json").read_text())
+
+
 def test_evaluate_prints_one_json_object_consistent_with_its_confusion_matrix(trained_run, capsys):
     code, out, _ = run_main(capsys, "evaluate", "--model", trained_run, "--data", "sample", "--json")
     result = json.loads(out)
