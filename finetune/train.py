@@ -92,10 +92,15 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def evaluated_in(step: int, max_steps: int, precision: str) -> str:
+    """What an evaluation at `step` was computed in: the last step is scored by finetune.evaluation alone, in fp32
+    (make_final_callback); the Trainer's own evaluations, before it, in the training precision."""
+    return "fp32" if step >= max_steps else precision
+
+
 def make_callback(run_dir: Path, echo: bool, precision: str, evaluation_batches: int):
     """A TrainerCallback that writes the event log (rank 0 only), with a time left from finetune.eta, and honours stop
-    requests; `precision` is what the Trainer's evaluations compute in (the final one, finetune.evaluation's,
-    is fp32)."""
+    requests; `precision` is the training precision, that of the Trainer's own evaluations."""
     from transformers import TrainerCallback
 
     from finetune.eta import Eta
@@ -117,7 +122,7 @@ def make_callback(run_dir: Path, echo: bool, precision: str, evaluation_batches:
             if "eval_loss" in logs:
                 event = runs.append_event(run_dir, "eval", **common, loss=logs["eval_loss"],
                                           accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"),
-                                          precision=precision)
+                                          precision=evaluated_in(state.global_step, state.max_steps, precision))
             elif "loss" in logs:
                 event = runs.append_event(run_dir, "log", **common, loss=logs["loss"],
                                           learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
@@ -169,9 +174,9 @@ def make_checkpoint_callback(keep: int):
 
     Each checkpoint is marked complete (runs.CHECKPOINT_MARKER) once every process has written its part, so a save cut
     short is never resumed from; at most `keep` are kept, always with the best by F1; non-finite weights never reach
-    one. The last step is neither evaluated nor saved by the Trainer: the run saves its model and scores it once, in
-    fp32 (finetune.evaluation). Trainer calls its DefaultFlowCallback before the callbacks it is given, so the flags
-    set here are the last word; pass this callback after make_callback's, whose stop request asks for a save.
+    one. The last step is neither evaluated nor saved by the Trainer: make_final_callback saves the model and scores it
+    once, in fp32. Trainer calls its DefaultFlowCallback before the callbacks it is given, so the flags set here are
+    the last word; pass this callback after make_callback's, whose stop request asks for a save.
     """
     import torch
     from transformers import TrainerCallback
@@ -241,6 +246,32 @@ def make_order_callback():
             seed(args, state)  # the evaluation's DataLoader drew from the generator, and a checkpoint follows
 
     return SeededEpochs()
+
+
+def make_final_callback(run_dir: Path, validation, tokenizer):
+    """A TrainerCallback that, once the last step is done, saves the model to model/ and scores it on `validation`
+    with finetune.evaluation (rank 0; the others wait in the Trainer's next collective): the predictions file, and the
+    figures logged through the Trainer, so that the event log, log_history and trackers get them as they get its own
+    evaluations, before the trackers close at on_train_end. Set `.trainer` to the Trainer it belongs to."""
+    from transformers import TrainerCallback
+
+    class FinalEvaluation(TrainerCallback):
+        trainer = None
+        final = None  # the metrics, once scored
+
+        def on_epoch_end(self, args, state, control, **kwargs):  # called once more after the last step, always
+            if state.global_step < state.max_steps or not state.is_world_process_zero:
+                return
+            from finetune.evaluation import evaluate_model
+
+            self.trainer.save_model(str(run_dir / runs.MODEL_DIR))
+            tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
+            self.final, answers = evaluate_model(str(run_dir / runs.MODEL_DIR), validation)
+            _write_predictions(run_dir, answers)
+            self.trainer.log({"eval_loss": self.final["loss"], "eval_accuracy": self.final["accuracy"],
+                              "eval_f1": self.final["f1"]})
+
+    return FinalEvaluation()
 
 
 def _fsync(path: Path) -> None:
@@ -364,10 +395,12 @@ def _prepare_data(config: RunConfig, tokenizer):
     return raw, tokenize_dataset(raw, tokenizer, config.max_length)
 
 
-def _per_epoch(log_history: list[dict], precision: str) -> list[dict]:
-    """The Trainer's evaluations (one per epoch but the last), in the precision it computed them in."""
+def _per_epoch(state, precision: str) -> list[dict]:
+    """The Trainer's evaluations after each epoch but the last, then the final one, each with what it was computed
+    in."""
     return [{"epoch": round(h["epoch"], 4), "step": h["step"], "accuracy": h["eval_accuracy"], "f1": h["eval_f1"],
-             "loss": h["eval_loss"], "precision": precision} for h in log_history if "eval_accuracy" in h]
+             "loss": h["eval_loss"], "precision": evaluated_in(h["step"], state.max_steps, precision)}
+            for h in state.log_history if "eval_accuracy" in h]
 
 
 def _write_predictions(run_dir: Path, answers: list[dict]) -> None:
@@ -434,11 +467,14 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     args = _training_arguments(config, run_dir, precision, device)
     batches = -(-len(tokenized["validation"]) // config.eval_batch_size)
     callback = make_callback(run_dir, echo and args.disable_tqdm, precision, batches)
+    final_evaluation = make_final_callback(run_dir, raw["validation"], tokenizer)
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
         processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
-        callbacks=[callback, make_checkpoint_callback(config.save_total_limit),  # this order: see its docstring
+        # In this order: a stop request asks for a save, which the checkpoint callback then checks.
+        callbacks=[callback, make_checkpoint_callback(config.save_total_limit), final_evaluation,
                    *([make_order_callback()] if config.sampling == "group_by_length" else [])])
+    final_evaluation.trainer = trainer
     if args.disable_tqdm:
         trainer.remove_callback(PrinterCallback)  # raw log dicts; the event log (echoed or not) says it better
     started = time.perf_counter()
@@ -449,37 +485,18 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         return {}
     if trainer.is_world_process_zero():
-        trainer.save_model(str(run_dir / runs.MODEL_DIR))
-        tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
-        metrics = {
+        _finish(run_dir, config, {
             "model": config.model, "data": config.data, "preset": config.preset, "device": device,
             "precision": precision, "hardware": hardware["hardware"], "world_size": args.world_size,
-            "train_rows": len(tokenized["train"]),
-            **_final_evaluation(run_dir, raw["validation"], trainer.state, precision, echo),
+            "train_rows": len(tokenized["train"]), "validation_rows": final_evaluation.final["n"],
+            "final": final_evaluation.final, "per_epoch": _per_epoch(trainer.state, precision),
             "train_seconds": round(seconds, 2),
             "train_samples_per_second": result.metrics.get("train_samples_per_second"),
             "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step,
             "peak_rss_mb": peak_rss_mb(),
-        }
-        _finish(run_dir, config, metrics)
+        })
     _wait_for_everyone()  # the other processes return what rank 0 wrote
     return runs.read_metrics(run_dir)
-
-
-def _final_evaluation(run_dir: Path, validation, state, precision: str, echo: bool) -> dict:
-    """The saved model scored once on validation, in fp32, as `evaluate` and the Playground answer it: the run's final
-    figures, its predictions file and its last eval event."""
-    from finetune.evaluation import evaluate_model
-
-    final, answers = evaluate_model(str(run_dir / runs.MODEL_DIR), validation)
-    _write_predictions(run_dir, answers)
-    last = {"epoch": round(state.epoch or 0.0, 4), "step": state.global_step, "accuracy": final["accuracy"],
-            "f1": final["f1"], "loss": final["loss"], "precision": "fp32"}
-    event = runs.append_event(run_dir, "eval", max_steps=state.max_steps, **last)
-    if echo:
-        print(runs.describe_event(event), flush=True)
-    per_epoch = [*_per_epoch(state.log_history, precision), last]
-    return {"validation_rows": final["n"], "final": final, "per_epoch": per_epoch}
 
 
 def _finish(run_dir: Path, config: RunConfig, metrics: dict) -> None:

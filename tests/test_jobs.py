@@ -116,7 +116,7 @@ def test_a_started_run_trains_in_a_child_to_the_end_and_says_so(tiny_bert):
 def test_a_running_run_stops_with_a_checkpoint_and_resumes_to_the_end(tiny_bert):
     run_dir = jobs.start(long_running(tiny_bert))
     running = wait_for(run_dir, lambda s: s.state == "running" and s.step >= 10)
-    assert running.eta_seconds > 0 and running.max_steps == 9600
+    assert running.eta_seconds > 0 and running.max_steps == 45000
     jobs.stop(run_dir)
     stopped = wait_for(run_dir, settled)
     assert stopped.state == "stopped" and stopped.resumable
@@ -124,7 +124,7 @@ def test_a_running_run_stops_with_a_checkpoint_and_resumes_to_the_end(tiny_bert)
         jobs.stop(run_dir)
     jobs.resume(run_dir)
     resumed = wait_for(run_dir, lambda s: s.state == "running" and s.step > stopped.step)
-    assert resumed.max_steps == 9600
+    assert resumed.max_steps == 45000
     jobs.stop(run_dir)
     assert wait_for(run_dir, settled).state == "stopped"
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
@@ -172,8 +172,9 @@ def test_a_child_killed_mid_run_is_interrupted_and_resumes_from_its_checkpoint_t
 def test_a_child_killed_while_starting_fails_and_one_stopped_while_starting_ends_stopped(tiny_bert):
     killed = jobs.start(tiny(tiny_bert))
     os.kill(int((killed / runs.PID_FILE).read_text()), signal.SIGKILL)
-    summary = wait_for(killed, settled, seconds=10)
-    assert summary.state == "failed" and "SIGKILL" in summary.reason and not summary.resumable
+    # Failed at once (its process is gone); the app's reaper then records how it died.
+    summary = wait_for(killed, lambda s: settled(s) and "SIGKILL" in (s.reason or ""), seconds=10)
+    assert summary.state == "failed" and not summary.resumable
 
     stopped = jobs.start(tiny(tiny_bert))
     jobs.stop(stopped)
