@@ -38,6 +38,8 @@ class RunStatus:
     waiting_for: list[dict]
     owned: bool
     revision: str
+    # Resumed with dropout on: its masks after the resume differ from an uninterrupted run's (README: stop and resume).
+    resumed_with_dropout: bool = False
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "state": str(self.state)}
@@ -108,6 +110,8 @@ def status_of(run_dir: Path) -> RunStatus:
         resumable=state in RESUMABLE and runs.last_checkpoint(run_dir) is not None,
         queue_position=position, waiting_for=_waiting_for(run_dir) if position else [], owned=runs.owned(run_dir),
         revision=f"{state}:{position}:{sizes[0]}:{sizes[1]}",
+        resumed_with_dropout=bool(config) and config.dropout != 0 and any(
+            e["type"] == "status" and e["status"] == "resumed" for e in events),
     )
 
 

@@ -10,10 +10,10 @@ from finetune.status import status_of
 from finetune.ui.train import queue_words, status_markdown
 
 
-def run_folder(name: str, **settings):
+def run_folder(name: str, preset: str = "demo", **settings):
     run_dir = runs.runs_dir() / name
     run_dir.mkdir(parents=True)
-    RunConfig.from_preset("demo", **settings).save(run_dir / runs.CONFIG_FILE)
+    RunConfig.from_preset(preset, **settings).save(run_dir / runs.CONFIG_FILE)
     return run_dir
 
 
@@ -70,3 +70,13 @@ def test_the_revision_changes_when_the_log_grows_and_not_otherwise():
     assert status_of(run_dir).revision == before
     runs.append_event(run_dir, "status", status="failed", reason="x")
     assert status_of(run_dir).revision != before
+
+
+def test_a_run_resumed_with_dropout_says_its_figures_may_differ_from_an_uninterrupted_one():
+    with_dropout, without = run_folder("g-dropout", preset="course"), run_folder("h-none", preset="demo")
+    for run_dir in (with_dropout, without):
+        for said in ("started", "stopped", "resumed", "finished"):
+            runs.append_event(run_dir, "status", status=said)
+    assert status_of(with_dropout).resumed_with_dropout and not status_of(without).resumed_with_dropout
+    assert "Resumed with dropout on" in status_markdown(status_of(with_dropout))
+    assert "Resumed with dropout" not in status_markdown(status_of(without))

@@ -202,6 +202,10 @@ def status_markdown(status: RunStatus) -> str:
         last = status.evaluations[-1]
         parts.append(f"validation accuracy {last['accuracy']:.3f}, F1 {last['f1']:.3f} (epoch {last['epoch']:g})")
     text = " · ".join(parts) + overfitting_words(status)
+    if status.resumed_with_dropout:
+        text += ("\n\nResumed with dropout on: from the resume its random dropout masks differ from an uninterrupted "
+                 "run's, so its figures may differ a little from one trained without a stop (without dropout, as "
+                 "with the default and demo recipes, they are the same).")
     if status.reason:
         text += f"\n\n{status.reason}"
     if status.state is RunState.FINISHED:
