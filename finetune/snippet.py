@@ -52,6 +52,26 @@ def _model_lines(config: RunConfig) -> list[str]:
     return lines
 
 
+def _order_lines(config: RunConfig) -> list[str]:
+    """finetune.train.make_order_callback's seeding, written out: the app's length-grouped epochs come in this order."""
+    if config.sampling != "group_by_length":
+        return []
+    return ["",
+            "",
+            "class SeededEpochs(TrainerCallback):",
+            '    """Each epoch\'s length-grouped order drawn from the seed and the epoch alone, as the app does it',
+            '    (so that a stop and a resume there train on the same batches as an uninterrupted run)."""',
+            "",
+            "    def reseed(self, args, state, control, **kwargs):",
+            "        torch.manual_seed(args.seed + math.floor((state.epoch or 0.0) + 1e-6))",
+            "",
+            "    on_epoch_begin = on_epoch_end = on_evaluate = reseed",
+            "",
+            "    def on_step_end(self, args, state, control, **kwargs):",
+            "        if abs((state.epoch or 0.0) - round(state.epoch or 0.0)) < 1e-9:  # an epoch's last step",
+            "            self.reseed(args, state, control)"]
+
+
 def training_code(config: RunConfig) -> str:
     """A self-contained script: run it with `python` and it fine-tunes as this config would, printing the metrics."""
     from finetune.models import BUNDLED, resolve_model
@@ -61,13 +81,15 @@ def training_code(config: RunConfig) -> str:
     lines = [
         f'"""Fine-tune {config.model} on MRPC with the settings of the {config.preset!r} preset '
         'as edited in the form."""',
+        *(["import math", ""] if config.sampling == "group_by_length" else []),
         "import evaluate",
         "import numpy as np",
         "import torch",
         "from datasets import load_dataset",
         "from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, "
         "Trainer,",
-        "                          TrainingArguments, set_seed)",
+        "                          "
+        + ("TrainerCallback, " if config.sampling == "group_by_length" else "") + "TrainingArguments, set_seed)",
         "",
         f"checkpoint = {checkpoint!r}{where}",
         *_data_lines(config),
@@ -94,6 +116,7 @@ def training_code(config: RunConfig) -> str:
         "    logits, labels = eval_preds",
         "    predictions = np.argmax(logits, axis=-1)",
         "    return metric.compute(predictions=predictions, references=labels)",
+        *_order_lines(config),
         "",
         "",
         "training_args = TrainingArguments(",
@@ -107,7 +130,8 @@ def training_code(config: RunConfig) -> str:
         ")",
         "trainer = Trainer(model, training_args, train_dataset=tokenized_datasets[\"train\"],",
         "                  eval_dataset=tokenized_datasets[\"validation\"], data_collator=data_collator,",
-        "                  processing_class=tokenizer, compute_metrics=compute_metrics)",
+        "                  processing_class=tokenizer, compute_metrics=compute_metrics"
+        + (", callbacks=[SeededEpochs()])" if config.sampling == "group_by_length" else ")"),
         "trainer.train()",
         "print(trainer.evaluate())",
     ]

@@ -22,6 +22,7 @@ from gradio_client.exceptions import AppError
 FAKE_TOKEN = "hf_" + "FakeSecretTokenForTheLeakTest0123"
 MAX_UPLOAD = 100 * 1024  # the cap the test server runs with (FINETUNE_MAX_FILE_SIZE=100kb: small, to test it quickly)
 SERVER_PATH, UPLOAD = "a folder or file on the server", "a file I upload"
+COULD_NOT_LOAD = "Could not load it, so the data shown is still the last that loaded: "  # the Data tab's warning
 PAIR = ("The cat sat on the mat.", "A cat was sitting on the mat.")
 
 
@@ -46,8 +47,11 @@ def fn_index(url: str, name: str) -> int:
 
 def event(url: str, name: str, data: list, timeout: float = 60):
     """Call one of the page's own events (private to gradio_client) as the browser does: join the queue, read the
-    stream. Returns (True, outputs) or (False, the error message); a refused join returns its HTTP status."""
+    stream. Returns (True, outputs) or (False, the error message); a refused join returns its HTTP status. The Data
+    tab's Load refuses with a warning (its outputs, the data shown before, stay as they were): that counts as a refusal.
+    """
     session = uuid.uuid4().hex
+    warnings = []
     with httpx.Client(base_url=url, timeout=timeout) as http:
         body = {"data": data, "fn_index": fn_index(url, name), "session_hash": session}
         joined = http.post("gradio_api/queue/join", json=body)
@@ -56,8 +60,12 @@ def event(url: str, name: str, data: list, timeout: float = 60):
         with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
             for line in stream.iter_lines():
                 message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "log" and message.get("level") == "warning":
+                    warnings.append(message["log"])
                 if message.get("msg") == "process_completed":
                     output = message["output"]
+                    if message["success"] and warnings:
+                        return False, " ".join(warnings)
                     return (True, output["data"]) if message["success"] else (False, output.get("error"))
     raise AssertionError(f"{name} never completed")
 
@@ -180,7 +188,7 @@ def test_archives_and_other_file_types_are_refused_by_name(server, tiny_run, nam
 def test_a_label_outside_0_and_1_is_refused_by_the_data_tab(server):
     file = uploaded(server.url, "labels.csv", csv_bytes(pairs(5) + [{"sentence1": "a", "sentence2": "b", "label": 2}]))
     assert event(server.url, "load", [UPLOAD, "", file]) == (
-        False, f"bad data in {file['path']}, row 7: label must be 0 or 1, got '2'")
+        False, f"{COULD_NOT_LOAD}bad data in {file['path']}, row 7: label must be 0 or 1, got '2'")
 
 
 def test_duplicate_rows_are_reported_not_refused(server, tiny_run):

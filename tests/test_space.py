@@ -13,8 +13,9 @@ from conftest import REPO
 
 from finetune import runs
 
-SETUP = ["pip install -r requirements.txt && python app.py",
-         "pip install -r requirements-dev.txt && python -m pytest -q"]
+VENV = "python -m venv .venv && . .venv/bin/activate && "
+SETUP = [VENV + "pip install -r requirements.txt && python app.py",
+         VENV + "pip install -r requirements-dev.txt && python -m pytest -q"]
 
 
 def _front_matter_and_body() -> tuple[dict, str]:
