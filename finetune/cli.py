@@ -113,6 +113,9 @@ def cmd_train(args) -> int:
                 and any(p.name not in runs.LAUNCH_FILES for p in given.iterdir())):
             raise runs.RunError(f"{given} is not empty; choose another --output-dir, "
                                 f"or continue a stopped run with --resume {given}")
+    processes = _processes(config)  # a disagreement with torchrun is refused before anything loads
+    config = replace(config, processes=processes)  # recorded, so that a resume starts as many
+    if not args.resume:
         try:  # the model and the data, checked before any run folder is made: a run that cannot begin leaves none
             inputs = prepare_inputs(config)
         except FinetuneError as err:
@@ -120,8 +123,6 @@ def cmd_train(args) -> int:
                 record(given, "status", status=runs.Transition.FAILED, reason=str(err))
             raise
         run_dir = given or runs.new_run_dir(config.model)
-    processes = _processes(config)
-    config = replace(config, processes=processes)  # recorded, so that a resume starts as many
     if processes > 1 and "WORLD_SIZE" not in os.environ:
         # Become torchrun (same process id, so the app's pid file and SIGTERM still reach the run); its ranks read the
         # run's config.json, the one description of the run.

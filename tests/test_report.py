@@ -31,7 +31,9 @@ def lively_run(tmp_path_factory, tiny_bert):
 
 def test_each_stored_prediction_is_the_answer_for_its_own_row_despite_length_grouping(lively_run):
     rows = report.predictions(lively_run)
-    fresh = Predictor(str(lively_run), precision="fp32").predict_batch([(r["sentence1"], r["sentence2"]) for r in rows])
+    # torch fp32, as the run scored it: OpenVINO's fp32 differs in the fifth digit on these large random weights
+    fresh = Predictor(str(lively_run), backend="torch", precision="fp32").predict_batch(
+        [(r["sentence1"], r["sentence2"]) for r in rows])
     spread = [r["probabilities"][1] for r in rows]
     assert max(spread) - min(spread) > 0.3  # answers differ enough that a shuffle would show
     assert [r["idx"] for r in rows] == list(range(100))
