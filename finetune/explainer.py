@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from finetune import FinetuneError, runs
-from finetune.config import RunConfig
 from finetune.device import cpu_has_bf16
 from finetune.models import LABEL_NAMES, load_classifier, load_tokenizer
 from finetune.tokens import encode_pairs, segment_ids
@@ -219,7 +218,4 @@ BUILDING = threading.Lock()  # requests arriving together for a model not loaded
 def run_explainer(run_dir: Path, base: bool = False) -> Explainer:
     """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head."""
     with BUILDING:
-        if not base:
-            return cached_explainer(str(Path(run_dir) / runs.MODEL_DIR))
-        config = RunConfig.load(Path(run_dir) / runs.CONFIG_FILE)
-        return cached_explainer(config.model, config.seed)
+        return cached_explainer(*runs.answering_model(run_dir, base))

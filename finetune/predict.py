@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from finetune import FinetuneError, data, runs
-from finetune.config import RunConfig
 from finetune.models import LABEL_NAMES, load_classifier, load_tokenizer, resolve_model
 from finetune.tokens import encode_pairs
 
@@ -88,10 +87,7 @@ BUILDING = threading.Lock()  # requests arriving together for a model not loaded
 def run_predictor(run_dir: Path, base: bool = False) -> Predictor:
     """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head."""
     with BUILDING:
-        if not base:
-            return cached_predictor(str(Path(run_dir) / runs.MODEL_DIR))
-        config = RunConfig.load(Path(run_dir) / runs.CONFIG_FILE)
-        return cached_predictor(config.model, config.seed)
+        return cached_predictor(*runs.answering_model(run_dir, base))
 
 
 def check_pair(sentence1, sentence2) -> tuple[str, str]:

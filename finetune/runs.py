@@ -368,3 +368,14 @@ def finished_run(name: str = "") -> Path:
     if latest is None:
         raise RunError(NO_FINISHED_RUN)
     return latest
+
+
+def answering_model(run_dir: Path, base: bool = False) -> tuple[str, int | None]:
+    """What answers for a finished run: its saved model; with base=True the model it started from, and the seed that
+    made its classification head (the same untrained head the run began with)."""
+    if not base:
+        return str(Path(run_dir) / MODEL_DIR), None
+    from finetune.config import RunConfig
+
+    config = RunConfig.load(Path(run_dir) / CONFIG_FILE)
+    return config.model, config.seed
