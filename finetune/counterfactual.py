@@ -19,6 +19,14 @@ NUMBER = re.compile(r"\d")
 AUXILIARIES = {"is", "are", "was", "were", "will", "would", "can", "could", "should", "do", "does", "did", "has",
                "have", "had", "may", "might", "must", "shall"}
 CONTRACTIONS = {"won't": "will", "can't": "can", "cannot": "can", "shan't": "shall"}  # the rest drop their "n't"
+# Past tenses news text uses that "-ed" rules miss: "rose" -> "did not rise".
+IRREGULAR_PAST = {"said": "say", "rose": "rise", "fell": "fall", "won": "win", "lost": "lose", "made": "make",
+                  "took": "take", "gave": "give", "told": "tell", "sold": "sell", "bought": "buy", "left": "leave",
+                  "met": "meet", "held": "hold", "came": "come", "saw": "see", "found": "find", "became": "become",
+                  "began": "begin", "paid": "pay", "sent": "send", "spent": "spend", "built": "build", "grew": "grow",
+                  "went": "go", "knew": "know", "thought": "think", "brought": "bring", "wrote": "write", "ran": "run",
+                  "got": "get", "kept": "keep", "led": "lead", "chose": "choose", "drove": "drive"}
+NOT_A_SUBJECT = AUXILIARIES | {"the", "a", "an", "to", "be", "been", "being", "not", "never", "and", "or"}
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -69,9 +77,30 @@ def _where(sentence: int) -> str:
     return f"in sentence {sentence + 1}"
 
 
-def negations(pair, words):
-    """Insert "not" after an auxiliary, or take a negation away ("did not" -> "did", "didn't" -> "did")."""
+def base_form(word: str, vocabulary) -> str | None:
+    """The bare form of a past-tense verb ("voted" -> "vote", "stopped" -> "stop", "rose" -> "rise"): for "-ed", the
+    form the tokenizer's vocabulary knows as a whole word; None where there is none (so no made-up word is offered)."""
+    if word in IRREGULAR_PAST:
+        return IRREGULAR_PAST[word]
+    if not word.endswith("ed") or len(word) < 5:
+        return None
+    stem = word[:-2]
+    if word.endswith("ied"):
+        options = [word[:-3] + "y"]
+    elif stem[-1] == stem[-2]:  # "passed", "stopped"
+        options = [stem, stem[:-1]]
+    elif stem[-2] in "aeiou" and stem[-1] not in "aeiouwxy":  # "voted", "based": a silent e, most often
+        options = [stem + "e", stem]
+    else:
+        options = [stem, stem + "e"]
+    return next((option for option in options if option in vocabulary), None)
+
+
+def negations(pair, words, vocabulary=frozenset()):
+    """Insert "not" after an auxiliary, or take a negation away ("did not" -> "did", "didn't" -> "did"); negate each
+    sentence's first bare past-tense verb ("voted" -> "did not vote") where `vocabulary` knows its bare form."""
     for s, found in enumerate(words):
+        negated_verb = False
         for i, word in enumerate(found):
             lower = word.group().lower()
             following = found[i + 1].group().lower() if i + 1 < len(found) else ""
@@ -82,6 +111,11 @@ def negations(pair, words):
             elif lower in CONTRACTIONS or lower.endswith("n't"):
                 plain = CONTRACTIONS.get(lower) or word.group()[:-3]
                 yield _one(s, word, plain, f'"{word.group()}" → "{plain}" {_where(s)}')
+            elif not negated_verb and i and word.group() == lower and found[i - 1].group().lower() not in NOT_A_SUBJECT:
+                bare = base_form(lower, vocabulary)
+                if bare:
+                    negated_verb = True
+                    yield _one(s, word, f"did not {bare}", f'"{word.group()}" → "did not {bare}" {_where(s)}')
 
 
 def _nearby(options: list[str], position: float, count: int, lengths: int) -> list[str]:
@@ -137,13 +171,13 @@ def deletions(pair, words):
             yield _one(s, word, "", f'delete "{word.group()}" {_where(s)}')
 
 
-GENERATORS = (negations, numbers, names, borrowings, deletions)
-
-
-def one_word_edits(pair: tuple[str, str], limit: int = ONE_WORD_SHARE) -> list[tuple[Edit, tuple[str, str]]]:
-    """Up to `limit` distinct one-word edits, taken in turn from each kind so that none crowds the others out."""
+def one_word_edits(pair: tuple[str, str], limit: int = ONE_WORD_SHARE,
+                   vocabulary=frozenset()) -> list[tuple[Edit, tuple[str, str]]]:
+    """Up to `limit` distinct one-word edits, taken in turn from each kind so that none crowds the others out;
+    `vocabulary` (the tokenizer's words) lets bare past-tense verbs be negated."""
     words = [_words(text) for text in pair]
-    kinds = [generator(pair, words) for generator in GENERATORS]
+    kinds = [negations(pair, words, vocabulary),
+             *(kind(pair, words) for kind in (numbers, names, borrowings, deletions))]
     chosen, seen = [], {pair}
     for edit in itertools.chain.from_iterable(itertools.zip_longest(*kinds)):
         if edit is None:
@@ -176,9 +210,10 @@ def search(predictor, sentence1: str, sentence2: str, budget: int = BUDGET, want
     pair the model answered (the original, the candidates, the confirmations)."""
     with predictor.tokenizing:  # only what the model reads can change its answer: 100,000 characters are cut first
         pair = clip_pair(predictor.tokenizer, *check_pair(sentence1, sentence2), predictor.max_length)
+        vocabulary = predictor.tokenizer.get_vocab()
     original = predictor.predict(*pair)
     label = original["label"]
-    candidates = one_word_edits(pair, min(ONE_WORD_SHARE, budget))
+    candidates = one_word_edits(pair, min(ONE_WORD_SHARE, budget), vocabulary)
     answers = predictor.predict_batch([edited for _, edited in candidates])
     forwards = 1 + len(candidates)
     found = [(1, edit, edited, answer) for (edit, edited), answer in zip(candidates, answers, strict=False)

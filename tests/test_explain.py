@@ -124,6 +124,26 @@ def test_one_word_edits_negate_change_numbers_and_names_borrow_words_and_delete(
     assert edits['delete "shares" in sentence 1'][0] == "He did not sell 5 on Monday."
 
 
+def test_a_bare_past_tense_verb_is_negated_only_into_words_the_tokenizer_knows():
+    from finetune.models import load_tokenizer
+
+    vocabulary = load_tokenizer("bundled").get_vocab()
+    pair = ("The senator voted for the bill and opposed the tax.", "The company's shares rose, as planned.")
+    negated = {edit.description: edited for edit, edited in one_word_edits(pair, vocabulary=vocabulary)
+               if "did not" in edit.description}
+    assert negated == {  # the first verb of each sentence; "planned" follows "as" but is not the first
+        '"voted" → "did not vote" in sentence 1': ("The senator did not vote for the bill and opposed the tax.",
+                                                     pair[1]),
+        '"rose" → "did not rise" in sentence 2': (pair[0], "The company's shares did not rise, as planned.")}
+    # Without the vocabulary only the irregular verbs, whose bare forms are listed, are negated: no made-up word
+    assert [edit.description for edit, _ in one_word_edits(pair) if "did not" in edit.description] == [
+        '"rose" → "did not rise" in sentence 2']
+    # after an auxiliary (its own "not" covers it), and words that only end in "ed": nothing to negate
+    assert not any("did not" in edit.description for edit, _ in one_word_edits(
+        ("The bill was voted down.", "Some hundred people indeed."),
+        vocabulary=vocabulary))
+
+
 def test_every_edit_returned_flips_the_answer_when_asked_again():
     predictor = cached_predictor("bundled", 42)  # a base model: its close calls flip, a good test of the search
     found = search(predictor, *SENATOR)
