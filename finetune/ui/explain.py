@@ -103,7 +103,8 @@ def show_flips(run: str | None, sentence1: str, sentence2: str):
     check_pair(sentence1, sentence2)
     found = search_run(runs.finished_run(run or ""), sentence1, sentence2)
     original = found["original"]
-    summary = (f"The run answers **{original['label']}** ({original['probabilities'][original['label']]:.1%}). "
+    summary = (f"The run answers **{original['label']}** ({original['probabilities'][original['label']]:.1%}, "
+               "as the Playground answers it; each edit is asked the same way). "
                f"{len(found['edits']) or 'No'} flipping edit{'s' if len(found['edits']) != 1 else ''} found among "
                f"{found['candidates']} candidates ({found['forwards']} pairs asked in all, budget {found['budget']}).")
     rows = [{"edit": edit["edit"], "sentence1": edit["sentence1"], "sentence2": edit["sentence2"],

@@ -39,7 +39,7 @@ def scores_html(found: dict, title: str) -> str:
     largest = max((abs(entry["score"]) for entry in found["tokens"]), default=0.0) or 1.0
     probability = found["probabilities"][found["label"]]
     header = (f'<div style="margin-bottom:6px"><b>{escape(title)}</b>: <b>{escape(found["label"])}</b> '
-              f'({probability:.1%}) · {escape(found["method"])} · {_figures(found)} · '
+              f'({probability:.1%} in torch fp32) · {escape(found["method"])} · {_figures(found)} · '
               f'largest |score| {largest:.3g}</div>')
     lines = [header]
     for segment, name in enumerate(SEGMENT_NAMES):
