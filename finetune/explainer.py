@@ -7,7 +7,6 @@ import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
@@ -212,10 +211,5 @@ def cached_explainer(model: str, seed: int | None = None) -> Explainer:
     return Explainer(model, seed=seed)
 
 
-BUILDING = threading.Lock()  # requests arriving together for a model not loaded yet load it once, not once each
-
-
-def run_explainer(run_dir: Path, base: bool = False) -> Explainer:
-    """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head."""
-    with BUILDING:
-        return cached_explainer(*runs.answering_model(run_dir, base))
+# A finished run's model; with base=True the model it started from, with the same seeded (untrained) head.
+run_explainer = runs.run_loader(cached_explainer)

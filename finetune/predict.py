@@ -81,13 +81,8 @@ def cached_predictor(model: str, seed: int | None = None) -> Predictor:
     return Predictor(model, seed=seed)
 
 
-BUILDING = threading.Lock()  # requests arriving together for a model not loaded yet load it once, not once each
-
-
-def run_predictor(run_dir: Path, base: bool = False) -> Predictor:
-    """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head."""
-    with BUILDING:
-        return cached_predictor(*runs.answering_model(run_dir, base))
+# A finished run's model; with base=True the model it started from, with the same seeded (untrained) head.
+run_predictor = runs.run_loader(cached_predictor)
 
 
 def check_pair(sentence1, sentence2) -> tuple[str, str]:

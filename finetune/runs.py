@@ -379,3 +379,18 @@ def answering_model(run_dir: Path, base: bool = False) -> tuple[str, int | None]
 
     config = RunConfig.load(Path(run_dir) / CONFIG_FILE)
     return config.model, config.seed
+
+
+def run_loader(cached):
+    """`cached(model, seed)` as a run's loader: `load(run_dir, base=False)` gives the run's model, or with base=True
+    its base model with the same seeded head, under one lock so that requests arriving together for a model not
+    loaded yet load it once, not once each."""
+    import threading
+
+    building = threading.Lock()
+
+    def load(run_dir: Path, base: bool = False):
+        with building:
+            return cached(*answering_model(run_dir, base))
+
+    return load
