@@ -63,5 +63,31 @@ def test_the_runs_slices_and_projection_are_shown(page, explained_run):
     page.get_by_role("button", name="Project the validation pairs").click()
     page.locator("#explain-projection-note").get_by_text("48 validation pairs").wait_for(timeout=120_000)
     for side in ("run", "base"):
-        page.wait_for_function(f"document.querySelectorAll('#explain-projection-{side} g.mark-symbol path').length > 0")
+        assert_drawn_on_numeric_axes(page, f"#explain-projection-{side}", points=48)
     assert (explained_run / "explain" / "projection.json").is_file()
+
+
+def assert_drawn_on_numeric_axes(page, chart: str, points: int) -> None:
+    """Every point drawn, spread over the chart, on numeric axes: a chart whose first value had no numbers keeps
+    category axes, one tick label per coordinate, and draws nothing visible."""
+    page.wait_for_function(f"document.querySelectorAll('{chart} g.mark-symbol path').length >= {points}")
+    xs = page.evaluate(f"""Array.from(document.querySelectorAll('{chart} g.mark-symbol path'))
+        .map(p => parseFloat((p.getAttribute('transform') || '').replace('translate(', '')))""")
+    assert len({round(x) for x in xs if x == x}) > points // 2  # distinct positions, none NaN
+    assert max(xs) - min(xs) > 200  # pixels: the points span the chart
+    assert page.locator(f"{chart} g.mark-text text").count() < 40  # a few ticks and titles, not one per point
+
+
+def test_a_kept_projection_is_drawn_when_the_playground_opens_the_tab(page, explained_run):
+    """Computed once, the projection comes back with the run the Playground sends, without a click."""
+    open_tab(page, "Explain")
+    page.get_by_role("button", name="Project the validation pairs").click()
+    page.locator("#explain-projection-note").get_by_text("48 validation pairs").wait_for(timeout=120_000)
+    page.reload()
+    open_tab(page, "Playground")
+    page.get_by_role("button", name="Is it a paraphrase?").click()
+    page.locator("#tuned-answer").get_by_text("%").first.wait_for()
+    page.get_by_role("button", name="Explain this answer").click()
+    page.locator("#explain-projection-note").get_by_text("48 validation pairs").wait_for()
+    for side in ("run", "base"):
+        assert_drawn_on_numeric_axes(page, f"#explain-projection-{side}", points=48)

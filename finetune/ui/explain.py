@@ -153,8 +153,10 @@ def create_slices_view(run: gr.Dropdown, elem_id: str = "explain-slices") -> gr.
 
 
 def _plot(found: dict | None, which: str):
+    # None, never an empty frame: the chart's axis types are fixed by the first value it draws (gradio keeps the
+    # spec and swaps only the data), and an empty frame's object columns would make every coordinate a category.
     if found is None:
-        return pd.DataFrame(columns=["x", "y", "label"])
+        return None
     points = found[which]["points"]
     return pd.DataFrame({"x": [p[0] for p in points], "y": [p[1] for p in points],
                          "label": [LABEL_NAMES[label] for label in found["labels"]]})
@@ -179,7 +181,7 @@ def show_projection(run: str | None, compute: bool):
 
 
 def _scatter(title: str, elem_id: str) -> gr.ScatterPlot:
-    return gr.ScatterPlot(pd.DataFrame(columns=["x", "y", "label"]), x="x", y="y", color="label", title=title,
+    return gr.ScatterPlot(None, x="x", y="y", color="label", title=title,
                           x_title="first component", y_title="second component", elem_id=elem_id, height=360)
 
 
