@@ -5,9 +5,10 @@ from pathlib import Path
 
 from finetune import runs
 from finetune.config import RunConfig
-from finetune.data import HUB_DATASET, LABEL_NAMES, is_real_mrpc, source_label
+from finetune.data import HUB_DATASET, HUB_SOURCES, is_real_mrpc, source_label
 from finetune.metrics import REFERENCE_DATA, REFERENCES
 from finetune.models import BUNDLED, BUNDLED_NAME
+from finetune.tasks import METRIC_NAMES, MRPC, Task
 
 CARD_FILE = "README.md"
 # A fine-tune keeps its base model's licence: known for the models the app offers, else left for the author to state.
@@ -15,6 +16,16 @@ LICENSES = {BUNDLED_NAME: "apache-2.0", "bert-base-uncased": "apache-2.0",
             "google-bert/bert-base-uncased": "apache-2.0", "distilbert-base-uncased": "apache-2.0",
             "distilbert/distilbert-base-uncased": "apache-2.0"}
 TAGS = ["text-classification", "paraphrase-detection", "glue", "mrpc", "finetune"]
+
+
+def _task(metrics: dict) -> Task:
+    """The run's task as its metrics record it (MRPC for runs from before tasks)."""
+    return Task.from_dict(metrics["task"]) if isinstance(metrics.get("task"), dict) else MRPC
+
+
+def _on_glue_hub(config: RunConfig, task: Task) -> bool:
+    """Whether the run's data is the GLUE task itself, as the Hub holds it."""
+    return task.is_glue and (is_real_mrpc(config.data) if task == MRPC else config.data in HUB_SOURCES)
 
 
 def base_model(model: str) -> str | None:
@@ -29,26 +40,31 @@ def base_model(model: str) -> str | None:
 def _dataset(config: RunConfig, metrics: dict) -> dict:
     """The model-index's dataset: GLUE MRPC's validation split (or the first N rows of it), else the data named as
     given."""
+    task = _task(metrics)
     split = "validation" if config.max_eval_samples is None else f"validation[:{metrics['validation_rows']}]"
-    if is_real_mrpc(config.data):
-        return {"dataset_type": HUB_DATASET[0], "dataset_name": "GLUE MRPC", "dataset_config": HUB_DATASET[1],
-                "dataset_split": split}
-    name = "finetune's bundled MRPC-style sample" if config.data == "sample" else Path(config.data).name
+    if _on_glue_hub(config, task):
+        return {"dataset_type": HUB_DATASET[0], "dataset_name": f"GLUE {task.glue.upper()}",
+                "dataset_config": task.glue, "dataset_split": split}
+    name = {"sample": "finetune's bundled MRPC-style sample",
+            "sentiment-sample": "finetune's bundled sentiment sample"}.get(config.data, Path(config.data).name)
     return {"dataset_type": "local", "dataset_name": name, "dataset_split": split}
 
 
 def card_data(run_dir: Path, config: RunConfig, metrics: dict):
     from huggingface_hub import EvalResult, ModelCardData
 
-    final, where = metrics["final"], _dataset(config, metrics)
-    results = [EvalResult(task_type="text-classification", task_name="Paraphrase detection", metric_type=name,
-                          metric_name=name.capitalize() if name == "accuracy" else "F1",
-                          metric_value=round(final[name], 4), **where) for name in ("accuracy", "f1")]
+    final, where, task = metrics["final"], _dataset(config, metrics), _task(metrics)
+    name = "Paraphrase detection" if task == MRPC else task.title
+    shown = {**METRIC_NAMES, "accuracy": "Accuracy"}
+    results = [EvalResult(task_type="text-classification", task_name=name, metric_type=metric,
+                          metric_name=shown[metric], metric_value=round(final[metric], 4), **where)
+               for metric in task.metrics]
+    tags = TAGS if task == MRPC else ["text-classification", *(["glue", task.glue] if task.is_glue else []), "finetune"]
     return ModelCardData(
         model_name=Path(run_dir).name, base_model=base_model(config.model),
-        datasets=[HUB_DATASET[0]] if is_real_mrpc(config.data) else None, metrics=["accuracy", "f1"],
+        datasets=[HUB_DATASET[0]] if _on_glue_hub(config, task) else None, metrics=list(task.metrics),
         eval_results=results, license=LICENSES.get(base_model(config.model) or ""), language="en",
-        library_name="transformers", pipeline_tag="text-classification", tags=TAGS)
+        library_name="transformers", pipeline_tag="text-classification", tags=tags)
 
 
 def _hyperparameters(config: RunConfig, metrics: dict) -> str:
@@ -62,13 +78,15 @@ def _hyperparameters(config: RunConfig, metrics: dict) -> str:
     return "\n".join(f"| {name} | {value} |" for name, value in shown.items())
 
 
-def _per_epoch(metrics: dict) -> str:
-    rows = [f"| {e['epoch']:g} | {e['step']} | {e['accuracy']:.4f} | {e['f1']:.4f} | {e['loss']:.4f} |"
-            for e in metrics["per_epoch"]]
-    return "\n".join(rows) or "| (none) | | | | |"
+def _per_epoch(metrics: dict, task: Task = MRPC) -> str:
+    rows = [f"| {e['epoch']:g} | {e['step']} | " + " | ".join(f"{e[m]:.4f}" for m in task.metrics) +
+            f" | {e['loss']:.4f} |" for e in metrics["per_epoch"]]
+    return "\n".join(rows) or "| (none) | | " + "| " * len(task.metrics) + "|"
 
 
 def card_text(run_dir: Path, config: RunConfig, metrics: dict) -> str:
+    if _task(metrics) != MRPC:
+        return task_card_text(run_dir, config, metrics, _task(metrics))
     final = metrics["final"]
     base = base_model(config.model) or f"The local model `{Path(config.model).name}`"  # the server's paths stay on it
     data = ("GLUE MRPC (`nyu-mll/glue`, config `mrpc`)" if is_real_mrpc(config.data)
@@ -84,7 +102,7 @@ def card_text(run_dir: Path, config: RunConfig, metrics: dict) -> str:
 {base} fine-tuned for paraphrase detection (is sentence 2 a paraphrase of sentence 1?) on {data} by finetune,
 which follows the Hugging Face course's chapter
 [*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-course/chapter3).
-Labels: 0 `{LABEL_NAMES[0]}`, 1 `{LABEL_NAMES[1]}`.
+Labels: 0 `{MRPC.labels[0]}`, 1 `{MRPC.labels[1]}`.
 
 ## Results on the validation split ({final['n']} pairs)
 
@@ -122,6 +140,61 @@ classifier({{"text": "The cat sat on the mat.", "text_pair": "A cat was sitting 
 ```
 
 or `python -m finetune predict --model PATH "sentence 1" "sentence 2"`.
+"""
+
+
+def task_card_text(run_dir: Path, config: RunConfig, metrics: dict, task: Task) -> str:
+    """The card of a run on another task than MRPC: what it learned, its labels, its task's metrics."""
+    final = metrics["final"]
+    base = base_model(config.model) or f"The local model `{Path(config.model).name}`"
+    data = (f"GLUE {task.glue.upper()} (`nyu-mll/glue`, config `{task.glue}`)" if _on_glue_hub(config, task)
+            else f"`{source_label(config.data)}`")
+    labels = ("It predicts a score (regression, one output)." if task.regression else
+              "Labels: " + ", ".join(f"{i} `{name}`" for i, name in enumerate(task.labels)) + ".")
+    header = " | ".join(METRIC_NAMES[m] for m in task.metrics)
+    line = " | ".join("---" for _ in task.metrics)
+    figures = " | ".join(f"**{final[m]:.4f}**" for m in task.metrics)
+    example = ('{"text": "The first sentence.", "text_pair": "The second one."}' if task.pair
+               else '"The sentence to classify."')
+    predict = 'predict --model PATH "sentence 1" "sentence 2"' if task.pair else 'predict --model PATH "a sentence"'
+    return f"""
+# {Path(run_dir).name}
+
+{base} fine-tuned on {data} ({task.title}; {task.describe()}) by finetune, which follows the Hugging Face course's
+chapter [*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-course/chapter3). {labels}
+
+## Results on the validation split ({final['n']} examples)
+
+| | scored on | {header} |
+|---|---|{line}|
+| **this model** | {source_label(config.data, task.name)}, {final['n']} validation examples | {figures} |
+
+### After each epoch
+
+| epoch | step | {header} | validation loss |
+|---|---|{line}|---|
+{_per_epoch(metrics, task)}
+
+## Training
+
+| setting | value |
+|---|---|
+{_hyperparameters(config, metrics)}
+
+Trained in {metrics['train_seconds']:.0f} s on {metrics.get('hardware', metrics['device']).removeprefix('Device: ')}.
+The run's `config.json` (`run_config.json` on the Hub) holds every setting: `python -m finetune train` with them
+repeats the run (same seed, same metrics).
+
+## How to use
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model="PATH_OR_REPO_ID")  # this folder, or its Hub repo id
+classifier({example}{', function_to_apply="none"' if task.regression else ''})
+```
+
+or `python -m finetune {predict}`.
 """
 
 

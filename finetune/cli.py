@@ -122,6 +122,12 @@ def cmd_train(args) -> int:
             if given and runs.is_run_dir(given):  # the app's queued run: its page shows why it failed
                 record(given, "status", status=runs.Transition.FAILED, reason=str(err))
             raise
+        if is_main_process():
+            from finetune.data import source_label
+
+            print(f"data: {source_label(config.data, inputs.task.name)}, task {inputs.task.name}: "
+                  f"{inputs.task.describe()}; {len(inputs.raw['train'])} training and "
+                  f"{len(inputs.raw['validation'])} validation rows", flush=True)
         run_dir = given or runs.new_run_dir(config.model)
     if processes > 1 and "WORLD_SIZE" not in os.environ:
         # Become torchrun (same process id, so the app's pid file and SIGTERM still reach the run); its ranks read the
@@ -141,9 +147,11 @@ def cmd_train(args) -> int:
     if not metrics:
         print(f"stopped; continue with: python -m finetune train --resume {run_dir}")
         return 0
+    from finetune.tasks import figures_text
+
     final = metrics["final"]
-    print(f"finished in {metrics['train_seconds']:.0f} s: validation accuracy {final['accuracy']:.4f}, "
-          f"F1 {final['f1']:.4f} (n={final['n']}); model in {run_dir / runs.MODEL_DIR}")
+    print(f"finished in {metrics['train_seconds']:.0f} s: validation {figures_text(final, 4)} (n={final['n']}); "
+          f"model in {run_dir / runs.MODEL_DIR}")
     return 0
 
 
@@ -156,7 +164,9 @@ def cmd_evaluate(args) -> int:
         result = score_run(run_dir, args.data, args.split)  # kept in the run: the Evaluate tab shows it too
     else:
         result = score_split(args.model, args.data, args.split, batch_size=args.batch_size)
-    figures = {key: result[key] for key in ("accuracy", "f1", "confusion_matrix", "n", "loss")}
+    from finetune.tasks import METRIC_KEYS, figures_text
+
+    figures = {key: result[key] for key in (*METRIC_KEYS, "confusion_matrix", "n", "loss") if key in result}
     if args.slices:
         from finetune.slices import split_slices
 
@@ -164,9 +174,12 @@ def cmd_evaluate(args) -> int:
     if args.json:
         _emit(figures)
     else:
-        (tn, fp), (fn, tp) = result["confusion_matrix"]
-        print(f"{result['label']}, {args.split}: accuracy {result['accuracy']:.4f}  F1 {result['f1']:.4f}  "
-              f"n={result['n']}\nconfusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
+        print(f"{result['label']}, {args.split}: {figures_text(result, 4)}  n={result['n']}")
+        if len(result.get("confusion_matrix", [])) == 2:
+            (tn, fp), (fn, tp) = result["confusion_matrix"]
+            print(f"confusion [[tn fp] [fn tp]] = [[{tn} {fp}] [{fn} {tp}]]")
+        elif "confusion_matrix" in result:
+            print(f"confusion (rows: true label, columns: predicted) = {result['confusion_matrix']}")
         if args.slices:
             from finetune.slices import format_slices
 
@@ -206,9 +219,11 @@ def cmd_tokenize(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from finetune.data import load_mrpc, split_counts
+    from finetune.data import load_data, split_counts
+    from finetune.tasks import Spec
 
-    _emit(split_counts(load_mrpc(args.data)))
+    dataset, task = load_data(args.data, Spec.parse(args.task, args.text_columns, args.label_column, args.labels))
+    _emit({"task": task.name, "described": task.describe(), **split_counts(dataset)})
     return 0
 
 
@@ -250,9 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue a stopped or interrupted run from its last checkpoint")
     train.set_defaults(handler=cmd_train)
 
-    evaluate = sub.add_parser("evaluate", help="accuracy, F1 and confusion matrix of a trained model on a split")
+    evaluate = sub.add_parser("evaluate", help="a trained model's metrics (accuracy, F1, ... as its task has them) and "
+                              "confusion matrix on a split")
     evaluate.add_argument("--model", required=True, help="a run folder or a model folder")
-    evaluate.add_argument("--data", default="sample", help="as for train (default sample)")
+    evaluate.add_argument("--data", default="sample", help="as for train (default sample); read as the model's task")
     evaluate.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     evaluate.add_argument("--batch-size", type=int, default=64)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
@@ -270,17 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("sentence2")
     explain.set_defaults(handler=cmd_explain)
 
-    predict = sub.add_parser("predict", help="is sentence 2 a paraphrase of sentence 1?")
+    predict = sub.add_parser("predict", help="the model's answer: is sentence 2 a paraphrase of sentence 1? (or its "
+                             "own task's label or score)")
     predict.add_argument("--model", required=True, help="a run folder or a model folder")
     predict.add_argument("sentence1")
-    predict.add_argument("sentence2")
+    predict.add_argument("sentence2", nargs="?", help="left out for a model of single sentences")
     predict.set_defaults(handler=cmd_predict)
 
-    tokenize = sub.add_parser("tokenize", help="tokens, input_ids, token_type_ids and attention_mask of a pair")
+    tokenize = sub.add_parser("tokenize", help="tokens, input_ids, token_type_ids and attention_mask of a pair (or "
+                              "of one sentence)")
     tokenize.add_argument("--model", default="bundled", help="whose tokenizer (default bundled)")
     tokenize.add_argument("--max-length", type=int, default=None)
     tokenize.add_argument("sentence1")
-    tokenize.add_argument("sentence2")
+    tokenize.add_argument("sentence2", nargs="?", help="left out for a single sentence")
     tokenize.set_defaults(handler=cmd_tokenize)
 
     push = sub.add_parser("push", help="upload a finished run's model, model card and metrics to the Hugging Face Hub")
@@ -289,8 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--private", action="store_true", help="make a new repo private")
     push.set_defaults(handler=cmd_push)
 
-    data = sub.add_parser("data", help="splits, rows and label balance of a data source")
+    data = sub.add_parser("data", help="the task read or detected, and the splits, rows and label balance of a data "
+                          "source")
     data.add_argument("--data", default="sample")
+    for f in fields(RunConfig):
+        if f.name in ("task", "text_columns", "label_column", "labels"):
+            data.add_argument(f"--{f.name.replace('_', '-')}", default=None, choices=f.metadata["choices"],
+                              help=f.metadata["help"])
     data.set_defaults(handler=cmd_data)
     return parser
 

@@ -30,12 +30,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "finetune"
 
 
-def cache_key(source: str, seed: int | None) -> str:
-    """Changes when the weights change (a run folder trained again), so a stale export is never used."""
+def cache_key(source: str, seed: int | None, head: str = "") -> str:
+    """Changes when the weights change (a run folder trained again) or the head does (a base model given another
+    task's head), so a stale export is never used."""
     import torch
 
     stamp = {"source": str(Path(source).resolve()) if Path(source).exists() else source, "seed": seed,
-             "torch": torch.__version__}
+             "torch": torch.__version__, **({"head": head} if head else {})}
     folder = Path(source)
     if folder.is_dir():
         stamp["files"] = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from finetune import FinetuneError
+from finetune.tasks import KNOWN as KNOWN_TASKS
+from finetune.tasks import Spec
 
 
 class ConfigError(FinetuneError):
@@ -34,6 +36,7 @@ class Unset:
 
 NO_LIMIT = Unset("all", "no limit", 0)  # an optional limit's "none", even where the preset sets one (demo's)
 MODELS_OWN = Unset("model", "the model's own", None)
+DETECTED = Unset("detect", "detected from the data", None)
 
 
 def setting(default, label: str, help: str, *, low=None, high=None, open_low=False, open_high=False, choices=None,
@@ -51,8 +54,18 @@ class RunConfig:
 
     model: str = setting("bundled", "Model", "'bundled' (all-MiniLM-L6-v2, offline), a Hub id, a local model folder or "
                          "a run folder", hyperparameter=False)
-    data: str = setting("sample", "Data", "'sample' (bundled), 'hub' (nyu-mll/glue mrpc), a folder of MRPC/GLUE files, "
-                        "or a csv/tsv/jsonl/parquet file", hyperparameter=False)
+    data: str = setting("sample", "Data", "'sample' (bundled MRPC), 'sentiment-sample' (bundled, 3 labels), 'hub' "
+                        "(nyu-mll/glue, the task's config), a folder of MRPC/GLUE files, or a csv/tsv/jsonl/parquet "
+                        "file or a folder of them", hyperparameter=False)
+    task: str = setting("auto", "Task", "what the data is for: 'auto' (MRPC for MRPC's sources and for pairs "
+                        "labelled 0/1, else detected from the labels), a GLUE task, classification or regression",
+                        choices=("auto", *KNOWN_TASKS), hyperparameter=False)
+    text_columns: str | None = setting(None, "Text columns", "the one or two columns holding the texts, "
+                                       "comma-separated", unset=DETECTED, hyperparameter=False)
+    label_column: str | None = setting(None, "Label column", "the column holding the label or score", unset=DETECTED,
+                                       hyperparameter=False)
+    labels: str | None = setting(None, "Label names", "the class names in id order, comma-separated (else as found)",
+                                 unset=DETECTED, hyperparameter=False)
     preset: str = setting("default", "Preset", "recipe the other settings start from", hyperparameter=False)
     epochs: float = setting(3.0, "Epochs", "passes over the training data", low=0, open_low=True)
     learning_rate: float = setting(5e-5, "Learning rate", "peak learning rate of AdamW", low=0, high=1, open_low=True,
@@ -99,7 +112,15 @@ class RunConfig:
         if self.preset not in PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         _check_tracker_installed(self.report_to)
+        try:
+            self.spec()
+        except FinetuneError as err:
+            raise ConfigError(str(err)) from None
         return self
+
+    def spec(self) -> Spec:
+        """What this run says of its data's task."""
+        return Spec.parse(self.task, self.text_columns, self.label_column, self.labels)
 
     def normalized(self) -> RunConfig:
         """The config with whole numbers where a setting counts something (a form or a JSON client may send 8.0),

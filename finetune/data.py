@@ -1,5 +1,6 @@
-"""MRPC as a DatasetDict from the bundled sample, the Hub, Microsoft's files, GLUE TSVs, or CSV/TSV/JSONL/Parquet
-files."""
+"""A task's data as a DatasetDict (columns sentence1[, sentence2], label, idx) from the bundled samples, the Hub,
+Microsoft's MRPC files, GLUE TSVs, or one's own CSV/TSV/JSONL/Parquet files, with its task (finetune.tasks) read or
+detected."""
 from __future__ import annotations
 
 import codecs
@@ -13,18 +14,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finetune import FinetuneError
+from finetune.tasks import MRPC, REGRESSION, Spec, Task, glue_task, own_task
 
 if TYPE_CHECKING:
     import datasets
 
-LABEL_NAMES = ("not_equivalent", "equivalent")
+LABEL_NAMES = MRPC.labels
 COLUMNS = ("sentence1", "sentence2", "label", "idx")
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "assets" / "sample"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SAMPLE_DIR = ASSETS / "sample"
+SENTIMENT_DIR = ASSETS / "sample-sentiment"
+# The bundled samples by source name: their folder, and the task their files are read as unless told otherwise.
+SAMPLES = {"sample": (SAMPLE_DIR, Spec("mrpc")),
+           "sentiment-sample": (SENTIMENT_DIR, Spec("classification", labels=("negative", "neutral", "positive")))}
 HUB_DATASET = ("nyu-mll/glue", "mrpc")  # load_dataset(*HUB_DATASET); the short name "glue" no longer resolves
 HUB_SOURCES = {"hub", "glue", "nyu-mll/glue"}
+# The columns a file may name its texts and its label by, in the order tried: pairs before single texts.
+PAIR_NAMES = (("sentence1", "sentence2"), ("text", "text_pair"), ("question", "sentence"), ("question1", "question2"),
+              ("premise", "hypothesis"))
+SINGLE_NAMES = ("sentence", "text")
+LABEL_COLUMNS = ("label", "labels", "gold_label", "is_duplicate", "score")
 
 MSR_TRAIN, MSR_DEV_IDS, MSR_TEST = "msr_paraphrase_train.txt", "mrpc_dev_ids.tsv", "msr_paraphrase_test.txt"
-SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "dev"), "test": ("test",)}
+SPLIT_STEMS = {"train": ("train",), "validation": ("validation", "dev", "validation_matched", "dev_matched"),
+               "test": ("test",)}
 FILE_TYPES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 # GLUE's TSV header (also Microsoft's) in our column names; GLUE's unlabelled test.tsv has "index" instead of "Quality".
 GLUE_NAMES = {"#1 String": "sentence1", "#2 String": "sentence2", "Quality": "label", "index": "idx"}
@@ -38,51 +51,77 @@ EXPECTED = ("expected 'sample', 'hub', a folder with msr_paraphrase_train.txt + 
 
 
 class DataError(FinetuneError, ValueError):
-    """Data that cannot be used as MRPC; the message names the file, the row and the fault on one line."""
+    """Data that cannot be used for its task; the message names the file, the row and the fault on one line."""
+
+
+def features(task: Task) -> datasets.Features:
+    """The schema every source of a task is cast to: HF's glue/mrpc for MRPC, its texts and label for the others."""
+    import datasets
+
+    label = datasets.Value("float32") if task.regression else datasets.ClassLabel(names=list(task.labels))
+    return datasets.Features({**{column: datasets.Value("string") for column in task.columns}, "label": label,
+                              "idx": datasets.Value("int32")})
 
 
 def mrpc_features() -> datasets.Features:
-    """The schema of HF's glue/mrpc, which every source is cast to."""
-    import datasets
-
-    return datasets.Features({
-        "sentence1": datasets.Value("string"),
-        "sentence2": datasets.Value("string"),
-        "label": datasets.ClassLabel(names=list(LABEL_NAMES)),
-        "idx": datasets.Value("int32"),
-    })
+    """The schema of HF's glue/mrpc."""
+    return features(MRPC)
 
 
 def load_mrpc(source: str = "sample") -> datasets.DatasetDict:
-    """Splits train, validation and (when the source has one) test, with exactly mrpc_features()."""
-    if source == "sample":
-        if not SAMPLE_DIR.is_dir():
-            raise DataError(f"the bundled sample is missing: {SAMPLE_DIR} does not exist")
-        return _load_local(SAMPLE_DIR)
+    """Splits train, validation and (when the source has one) test of MRPC, with exactly mrpc_features()."""
+    return load_data(source, Spec("mrpc"))[0]
+
+
+def load_data(source: str = "sample", spec: Spec | None = None) -> tuple[datasets.DatasetDict, Task]:
+    """A source's splits (train, validation and, when it has one, test) and its task: the one `spec` names, else
+    MRPC for MRPC's sources and detected from own files' columns and labels."""
+    spec = spec or Spec()
+    if source in SAMPLES:
+        folder, own = SAMPLES[source]
+        if not folder.is_dir():
+            raise DataError(f"the bundled sample is missing: {folder} does not exist")
+        return _load_local(folder, spec if spec.task != "auto" else own)
     if source in HUB_SOURCES:
-        return _load_hub()
-    return _load_local(Path(source).expanduser())
+        return _load_hub(glue_task(DEFAULT_HUB if spec.task == "auto" else spec.task))
+    return _load_local(Path(source).expanduser(), spec)
+
+
+DEFAULT_HUB = "mrpc"
+
+
+def read_text_rows(path: Path, task: Task = MRPC) -> list[dict[str, Any]]:
+    """Every row of a .csv, .tsv, .jsonl or .parquet file of texts to answer for `task` (its columns as training data
+    names them; sentence1 and sentence2 for pairs), all other columns kept (an id, say), each text checked as training
+    data is: a bad row is refused with the file, the row and the fault. The texts come back as sentence1[, sentence2].
+    """
+    path = Path(path)
+    wanted = "columns sentence1 and sentence2" if task.pair else "a column sentence or text"
+    if path.suffix.lower() not in FILE_TYPES:
+        raise DataError(f"unsupported file type {path.suffix or '(none)'!r}: {path.name}; expected a "
+                        f".csv, .tsv, .jsonl or .parquet file with {wanted}")
+    line, found = _header(path)
+    texts, _ = _layout(path, line, found, Spec(task.name), task, "test")
+    records = _read_records(path, texts)
+    if not records:
+        raise _fault(path, None, "contains no data rows")
+    rows = []
+    for line, row in records:
+        values = {ours: _sentence(path, line, row, theirs) for ours, theirs in zip(task.columns, texts, strict=True)}
+        rows.append({**{k: v for k, v in row.items() if k not in texts}, **values})
+    return rows
 
 
 def read_pair_rows(path: Path) -> list[dict[str, Any]]:
-    """Every row of a .csv, .tsv, .jsonl or .parquet file of pairs to answer, all its columns kept (an id, say), each
-    sentence checked as training data is: a bad row is refused with the file, the row and the fault."""
-    path = Path(path)
-    if path.suffix.lower() not in FILE_TYPES:
-        raise DataError(f"unsupported file type {path.suffix or '(none)'!r}: {path.name}; expected a "
-                        ".csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2")
-    records = _read_records(path, ("sentence1", "sentence2"))
-    if not records:
-        raise _fault(path, None, "contains no data rows")
-    for line, row in records:
-        row.update({column: _sentence(path, line, row, column) for column in ("sentence1", "sentence2")})
-    return [row for _, row in records]
+    """read_text_rows for MRPC's pairs."""
+    return read_text_rows(path, MRPC)
 
 
 def count_repeated_pairs(dd: datasets.DatasetDict) -> dict[str, int]:
-    """Repeated pairs, reported (not refused): per split, rows whose (sentence1, sentence2) came earlier in it, and
-    "validation in train", validation pairs also in train (they inflate the validation score). Only non-zero counts."""
-    pairs = {split: list(zip(dataset["sentence1"], dataset["sentence2"], strict=True)) for split, dataset in dd.items()}
+    """Repeated examples, reported (not refused): per split, rows whose texts came earlier in it, and "validation in
+    train", validation examples also in train (they inflate the validation score). Only non-zero counts."""
+    columns = [c for c in ("sentence1", "sentence2") if c in next(iter(dd.values())).column_names]
+    pairs = {split: list(zip(*(dataset[c] for c in columns), strict=True)) for split, dataset in dd.items()}
     found = {split: len(rows) - len(set(rows)) for split, rows in pairs.items()}
     if "train" in pairs and "validation" in pairs:
         found["validation in train"] = len(set(pairs["validation"]) & set(pairs["train"]))
@@ -90,11 +129,19 @@ def count_repeated_pairs(dd: datasets.DatasetDict) -> dict[str, int]:
 
 
 def split_counts(dd: datasets.DatasetDict) -> dict:
-    """Rows and label counts per split, for display; unlabelled rows (-1) count in rows only."""
+    """Rows and label counts per split, for display; unlabelled rows (-1) count in rows only. A score's split gives
+    its mean, least and most instead of counts."""
     summary = {}
     for split, dataset in dd.items():
-        counts = Counter(dataset["label"])
-        summary[split] = {"rows": len(dataset), "labels": {name: counts[i] for i, name in enumerate(LABEL_NAMES)}}
+        label = dataset.features["label"]
+        if hasattr(label, "names"):
+            counts = Counter(dataset["label"])
+            summary[split] = {"rows": len(dataset), "labels": {name: counts[i] for i, name in enumerate(label.names)}}
+        else:
+            scores = [value for value in dataset["label"] if value != UNLABELLED]
+            summary[split] = {"rows": len(dataset), "scores": {
+                "mean": round(sum(scores) / len(scores), 4), "min": round(min(scores), 4),
+                "max": round(max(scores), 4)} if scores else {}}
     return summary
 
 
@@ -114,59 +161,83 @@ def is_real_mrpc(source: str) -> bool:
     return (folder / "train.tsv").is_file() and header[:1] == ["Quality"] and "#1 String" in header
 
 
-def source_label(source: str) -> str:
+def source_label(source: str, task: str | None = None) -> str:
     """A data source as a reader names it: 'the bundled sample', 'GLUE MRPC from the Hub', 'MRPC files in mrpc'."""
     if source == "sample":
         return "the bundled sample"
+    if source == "sentiment-sample":
+        return "the bundled sentiment sample"
     if source in HUB_SOURCES:
-        return f"GLUE MRPC from the Hub ({'/'.join(HUB_DATASET)})"
+        config = task if task in _glue_names() else HUB_DATASET[1]
+        return f"GLUE {config.upper()} from the Hub ({HUB_DATASET[0]}, {config})"
     name = Path(source).name or str(source)
     return f"real MRPC ({name})" if is_real_mrpc(source) else name
 
 
-def hub_mrpc_cached() -> bool:
-    """Whether load_dataset("nyu-mll/glue", "mrpc") has been fetched into this machine's datasets cache."""
+def _glue_names() -> tuple[str, ...]:
+    from finetune.tasks import GLUE
+
+    return tuple(GLUE)
+
+
+def hub_cached(config: str = "mrpc") -> bool:
+    """Whether load_dataset("nyu-mll/glue", config) has been fetched into this machine's datasets cache."""
     import datasets
 
     cache = Path(datasets.config.HF_DATASETS_CACHE)
-    return any(cache.glob("nyu-mll___glue/mrpc/*"))
+    return any(cache.glob(f"nyu-mll___glue/{config}/*"))
 
 
-def _load_hub() -> datasets.DatasetDict:
+def hub_mrpc_cached() -> bool:
+    return hub_cached("mrpc")
+
+
+def _load_hub(task: Task) -> tuple[datasets.DatasetDict, Task]:
     import datasets
 
     from finetune.hub import use_cache_when_offline
 
+    name = f"{HUB_DATASET[0]} {task.glue}"
     offline = use_cache_when_offline()
     try:
-        dd = datasets.load_dataset(*HUB_DATASET)
+        dd = datasets.load_dataset(HUB_DATASET[0], task.glue)
     except OSError as error:  # ConnectionError offline; FileNotFoundError and HTTP errors online
         if offline:
-            raise DataError(f"cannot load {'/'.join(HUB_DATASET)}: the Hugging Face Hub cannot be reached and nothing "
-                            "is cached; use the bundled sample ('sample') or a local folder of MRPC files") from error
-        raise DataError(f"cannot load {'/'.join(HUB_DATASET)} from the Hub: {error}") from error
-    return dd.select_columns(list(COLUMNS)).cast(mrpc_features())
+            raise DataError(f"cannot load {name}: the Hugging Face Hub cannot be reached and nothing is cached; use "
+                            "the bundled sample ('sample') or a local folder of files") from error
+        raise DataError(f"cannot load {name} from the Hub: {error}") from error
+    # MNLI's matched validation and test are its validation and test; the mismatched ones are left out.
+    test = task.validation.replace("validation", "test")
+    splits = {"train": dd["train"], "validation": dd[task.validation], **({"test": dd[test]} if test in dd else {})}
+    renamed = {theirs: ours for theirs, ours in zip(task.text_names, task.columns, strict=True) if theirs != ours}
+    splits = {split: rows.rename_columns(renamed).select_columns([*task.columns, "label", "idx"])
+              for split, rows in splits.items()}
+    return datasets.DatasetDict(splits).cast(features(task)), task
 
 
-def _load_local(path: Path) -> datasets.DatasetDict:
+def _load_local(path: Path, spec: Spec) -> tuple[datasets.DatasetDict, Task]:
     if path.is_dir():
-        return _load_folder(path)
+        return _load_folder(path, spec)
     if not path.exists():
         raise DataError(f"no such file or folder: {path}; {EXPECTED}")
     if path.suffix.lower() not in FILE_TYPES:
         raise DataError(f"unsupported file type {path.suffix or '(none)'!r}: {path}; {EXPECTED}")
-    return _split_single_file(path)
+    return _split_single_file(path, spec)
 
 
-def _load_folder(folder: Path) -> datasets.DatasetDict:
+def _load_folder(folder: Path, spec: Spec) -> tuple[datasets.DatasetDict, Task]:
     if (folder / MSR_TRAIN).is_file():
-        return _load_microsoft(folder)
+        if spec.task not in ("auto", "mrpc"):
+            raise DataError(f"{folder} holds Microsoft's MRPC files, not data for task {spec.task}")
+        return _load_microsoft(folder), MRPC
     files = {split: _split_file(folder, split) for split in SPLIT_STEMS}
     if files["train"] is None:
-        raise DataError(f"no MRPC files recognised in {folder}; {EXPECTED}")
+        raise DataError(f"no data files recognised in {folder}; {EXPECTED}")
     if files["validation"] is None:
         raise DataError(f"{folder} has {files['train'].name} but no validation.* or dev.* file; {EXPECTED}")
-    return _dataset_dict({split: _read_split(path, split) for split, path in files.items() if path is not None})
+    reader = _Reader(files["train"], spec)
+    return _dataset_dict({split: reader.read(path, split) for split, path in files.items() if path is not None},
+                         reader.task), reader.task
 
 
 def _split_file(folder: Path, split: str) -> Path | None:
@@ -187,11 +258,12 @@ def _load_microsoft(folder: Path) -> datasets.DatasetDict:
     train_path = folder / MSR_TRAIN
     records = _read_records(train_path, required=("sentence1", "sentence2", "label", "#1 ID", "#2 ID"))
     in_dev = [(row["#1 ID"], row["#2 ID"]) in dev_ids for _, row in records]
-    examples = _examples(train_path, records, "train")
+    reader = _Reader(train_path, Spec("mrpc"))
+    examples = reader.examples(train_path, records, "train")
     splits = {"train": _subset(examples, [not dev for dev in in_dev]), "validation": _subset(examples, in_dev)}
     if (folder / MSR_TEST).is_file():
-        splits["test"] = _read_split(folder / MSR_TEST, "test")
-    return _dataset_dict(splits)
+        splits["test"] = reader.read(folder / MSR_TEST, "test")
+    return _dataset_dict(splits, MRPC)
 
 
 def _dev_ids(path: Path) -> set[tuple[str, str]]:
@@ -209,13 +281,16 @@ def _subset(examples: dict[str, list], keep: list[bool]) -> dict[str, list]:
             for name, values in examples.items()}
 
 
-def _split_single_file(path: Path) -> datasets.DatasetDict:
-    """Stratified by label, so both splits keep the file's class balance."""
-    examples = _read_split(path, "train")
+def _split_single_file(path: Path, spec: Spec) -> tuple[datasets.DatasetDict, Task]:
+    """Stratified by label (a class's rows held out in proportion), so both splits keep the file's class balance; a
+    score's rows are held out at random."""
+    reader = _Reader(path, spec)
+    examples = reader.read(path, "train")
     rng = random.Random(SPLIT_SEED)
     held_out = set()
-    for label in sorted(set(examples["label"])):
-        members = [i for i, value in enumerate(examples["label"]) if value == label]
+    strata = [None] if reader.task.regression else sorted(set(examples["label"]))
+    for label in strata:
+        members = [i for i, value in enumerate(examples["label"]) if label is None or value == label]
         rng.shuffle(members)
         held_out.update(members[:round(len(members) * VALIDATION_FRACTION)])
     if not held_out:
@@ -224,24 +299,149 @@ def _split_single_file(path: Path) -> datasets.DatasetDict:
                         "instead")
     in_validation = [i in held_out for i in range(len(examples["label"]))]
     return _dataset_dict({"train": _subset(examples, [not held for held in in_validation]),
-                          "validation": _subset(examples, in_validation)})
+                          "validation": _subset(examples, in_validation)}, reader.task), reader.task
 
 
-def _dataset_dict(splits: dict[str, dict[str, list]]) -> datasets.DatasetDict:
+def _dataset_dict(splits: dict[str, dict[str, list]], task: Task) -> datasets.DatasetDict:
     import datasets
 
-    features = mrpc_features()
-    return datasets.DatasetDict({split: datasets.Dataset.from_dict(examples, features=features)
+    schema = features(task)
+    return datasets.DatasetDict({split: datasets.Dataset.from_dict(examples, features=schema)
                                  for split, examples in splits.items()})
 
 
-def _read_split(path: Path, split: str) -> dict[str, list]:
-    return _examples(path, _read_records(path, _required(split)), split)
+class _Reader:
+    """Reads a source's split files the way its train file decided: which columns hold the texts and the label, and
+    the task (given, or detected from the train file's labels)."""
+
+    def __init__(self, train_path: Path, spec: Spec):
+        self.spec = spec
+        self.glue = glue_task(spec.task) if spec.task not in ("auto", "classification", "regression") else None
+        line, found = _header(train_path)
+        self.texts, self.label = _layout(train_path, line, found, spec, self.glue, "train")
+        self.task = self.glue
+        if self.task is None:
+            records = _read_records(train_path, (*self.texts, self.label))
+            self.task = _detect(train_path, records, self.texts, self.label, spec)
+            self._train = records
+        else:
+            self._train = None
+
+    def read(self, path: Path, split: str) -> dict[str, list]:
+        if self._train is not None and split == "train":
+            records, self._train = self._train, None
+        else:
+            line, found = _header(path)
+            _layout(path, line, found, Spec(self.task.name, self.texts, self.label), self.task, split)
+            required = self.texts if split == "test" and self.label not in found else (*self.texts, self.label)
+            records = _read_records(path, required)
+        return self.examples(path, records, split)
+
+    def examples(self, path: Path, records: list[tuple[int, dict[str, Any]]], split: str) -> dict[str, list]:
+        """Validated columns; idx defaults to the row's 0-based position among the file's data rows."""
+        if not records:
+            raise _fault(path, None, "contains no data rows")
+        examples: dict[str, list] = {name: [] for name in (*self.task.columns, "label", "idx")}
+        label_of = _score if self.task.regression else _class_label
+        for position, (line, row) in enumerate(records):
+            for ours, theirs in zip(self.task.columns, self.texts, strict=True):
+                examples[ours].append(_sentence(path, line, row, theirs))
+            examples["label"].append(label_of(path, line, row.get(self.label, UNLABELLED), self.task,
+                                              split == "test"))
+            examples["idx"].append(_idx(path, line, row.get("idx", position)))
+        return examples
 
 
-def _required(split: str) -> tuple[str, ...]:
-    # A test file may come without labels, as GLUE's own test.tsv does.
-    return ("sentence1", "sentence2") if split == "test" else ("sentence1", "sentence2", "label")
+def _header(path: Path) -> tuple[int | None, list[str]]:
+    """The column names of a data file, and the line that names them."""
+    _refuse_packed(path)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        for line, text in _lines(path):
+            if text.strip():
+                try:
+                    row = json.loads(text)
+                except json.JSONDecodeError:
+                    break  # the reader says what is wrong with the line
+                return line, list(row) if isinstance(row, dict) else []
+        return None, []
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return None, _canonical(pq.read_schema(path).names)
+        except (pa.ArrowException, OSError):
+            return None, []  # the reader says why
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):  # the first line that is not blank, as the reader takes it
+            first = raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+            if first.strip():
+                names = next(csv.reader([first])) if suffix == ".csv" else first.split("\t")
+                return number, _canonical([name.strip() for name in names])
+    return None, []  # the reader says the file is empty
+
+
+def _layout(path: Path, line: int | None, found: list[str], spec: Spec, glue: Task | None,
+            split: str) -> tuple[tuple[str, ...], str]:
+    """The file's columns holding the texts (one or two) and the label: as the spec names them, else the first known
+    names the file has (a GLUE task's own names first)."""
+    if not found:
+        return (glue.text_names if glue else ("sentence1", "sentence2")), spec.label_column or "label"
+    if spec.text_columns:
+        candidates = [spec.text_columns]
+    else:
+        pairs = [glue.text_names] if glue and glue.pair else []
+        singles = [glue.text_names] if glue and not glue.pair else []
+        if glue is None or glue.pair:
+            pairs += [names for names in PAIR_NAMES if names not in pairs]
+        if glue is None or not glue.pair:
+            singles += [(name,) for name in (*SINGLE_NAMES, "sentence1") if (name,) not in singles]
+        candidates = pairs + singles
+    texts = next((names for names in candidates if all(name in found for name in names)), candidates[0])
+    label = spec.label_column or next((name for name in LABEL_COLUMNS if name in found), "label")
+    if glue is not None and len(texts) != (2 if glue.pair else 1):
+        kind = "pairs (two text columns)" if glue.pair else "single sentences (one text column)"
+        raise _fault(path, line, f"task {glue.name} takes {kind}, got {len(texts)} text column(s): "
+                                 f"{_names(texts)}")
+    expected = (*texts, *((label,) if split != "test" else ()))
+    _check_columns(path, line, found, expected)
+    return tuple(texts), label
+
+
+def _detect(path: Path, records: list[tuple[int, dict[str, Any]]], texts: tuple[str, ...], label: str,
+            spec: Spec) -> Task:
+    """Own data's task from its train file: a score when told so or when the labels are numbers not all whole;
+    else classes named as given, or in the order found (whole numbers in numeric order); MRPC for pairs labelled
+    0/1 when nothing else is said, as every pair file was before tasks."""
+    values = [row.get(label) for _, row in records if not _missing(row.get(label))]
+    numbers = [_number(value) for value in values]
+    pair = len(texts) == 2
+    if spec.task == REGRESSION or (spec.task == "auto" and values and None not in numbers
+                                   and any(not n.is_integer() for n in numbers)):
+        return own_task(pair, None, texts)
+    if spec.labels:
+        names = spec.labels
+    elif values and None not in numbers:
+        names = tuple(str(int(n)) for n in sorted(set(numbers)))
+    else:
+        names = tuple(dict.fromkeys(str(value).strip() for value in values))
+    if spec.task == "auto" and pair and not spec.labels and set(names) <= {"0", "1"}:
+        return MRPC
+    if len(names) < 2:
+        raise _fault(path, None, f"the labels take {len(names)} value ({_names(names)}): a classifier needs at least "
+                                 "two; for a score say --task regression")
+    return own_task(pair, names, texts)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 # --- reading: each reader returns (row number as a user sees it, {column: raw value}) per data row ---
@@ -369,20 +569,6 @@ def _check_columns(path: Path, line: int | None, found: list[str], required: tup
 
 # --- validation: every row, one fault reported ---
 
-def _examples(path: Path, records: list[tuple[int, dict[str, Any]]], split: str) -> dict[str, list]:
-    """Validated columns; idx defaults to the row's 0-based position among the file's data rows."""
-    if not records:
-        raise _fault(path, None, "contains no data rows")
-    allowed = {0, 1, UNLABELLED} if split == "test" else {0, 1}
-    examples: dict[str, list] = {name: [] for name in COLUMNS}
-    for position, (line, row) in enumerate(records):
-        examples["sentence1"].append(_sentence(path, line, row, "sentence1"))
-        examples["sentence2"].append(_sentence(path, line, row, "sentence2"))
-        examples["label"].append(_label(path, line, row.get("label", UNLABELLED), allowed))
-        examples["idx"].append(_idx(path, line, row.get("idx", position)))
-    return examples
-
-
 def _sentence(path: Path, line: int, row: dict[str, Any], column: str) -> str:
     value = row[column]
     if _missing(value):
@@ -394,13 +580,31 @@ def _sentence(path: Path, line: int, row: dict[str, Any], column: str) -> str:
     return value
 
 
-def _label(path: Path, line: int, value: Any, allowed: set[int]) -> int:
+def _class_label(path: Path, line: int, value: Any, task: Task, test: bool) -> int:
+    """A class's id from its number (0 to N-1) or its name; a test split may leave it out (-1)."""
+    names = task.labels
+    if not _missing(value) and str(value).strip() in names:
+        return names.index(str(value).strip())
     label = _integer(value)
-    if label not in allowed:
-        expected = "0, 1 or -1 (unlabelled)" if UNLABELLED in allowed else "0 or 1"
+    if label is not None and (0 <= label < len(names) or (test and label == UNLABELLED)):
+        return label
+    if test and _missing(value):
+        return UNLABELLED
+    numbers = "0 or 1" if len(names) == 2 else f"0 to {len(names) - 1}"
+    expected = f"{numbers}{', or -1 (unlabelled)' if test else ''}"
+    named = "" if names == tuple(str(i) for i in range(len(names))) else f" (or a label name: {', '.join(names)})"
+    got = "nothing (null/NaN)" if _missing(value) else _quote(value)
+    raise _fault(path, line, f"label must be {expected}, got {got}{named}")
+
+
+def _score(path: Path, line: int, value: Any, task: Task, test: bool) -> float:
+    number = None if _missing(value) else _number(value)
+    if number is None:
+        if test and (_missing(value) or value == UNLABELLED):
+            return float(UNLABELLED)
         got = "nothing (null/NaN)" if _missing(value) else _quote(value)
-        raise _fault(path, line, f"label must be {expected}, got {got}")
-    return label
+        raise _fault(path, line, f"label must be a number (a score), got {got}")
+    return number
 
 
 def _idx(path: Path, line: int, value: Any) -> int:

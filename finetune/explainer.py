@@ -7,12 +7,14 @@ import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from finetune import FinetuneError, runs
 from finetune.device import cpu_has_bf16
-from finetune.models import LABEL_NAMES, load_classifier, load_tokenizer
+from finetune.models import load_classifier, load_tokenizer
+from finetune.tasks import MRPC, Task
 from finetune.tokens import encode_pairs, segment_ids
 
 MAX_LENGTH = 128  # the Playground's answers read this many tokens (the Predictor's max_length): explain the same input
@@ -58,7 +60,7 @@ class Explainer:
     """A classifier with plain ("eager") attention, which is the path that returns attention weights, frozen: only the
     input embeddings get gradients, so the backward pass is cheap and threads can share the model."""
 
-    def __init__(self, model: str, seed: int | None = None, max_length: int = MAX_LENGTH):
+    def __init__(self, model: str, seed: int | None = None, max_length: int = MAX_LENGTH, task: Task | None = None):
         import torch
 
         # For the whole process; the Playground answers through OpenVINO, its own threads.
@@ -67,10 +69,10 @@ class Explainer:
         self.max_length = max_length
         self.tokenizer = load_tokenizer(model)
         self.tokenizing = threading.Lock()  # a fast tokenizer's truncation state is shared: one thread at a time
-        self.model = load_classifier(model, seed=seed).eval()
+        self.model = load_classifier(model, seed=seed, task=task).eval()
         self.model.set_attn_implementation("eager")  # sdpa returns no attention weights (an empty tuple, a warning)
         self.model.requires_grad_(False)
-        self.labels = list(LABEL_NAMES)
+        self.labels = list((task or MRPC).labels)
         self.layers = self.model.config.num_hidden_layers
         self.heads = self.model.config.num_attention_heads
 
@@ -206,10 +208,25 @@ class Explainer:
 
 
 @lru_cache(maxsize=4)
-def cached_explainer(model: str, seed: int | None = None) -> Explainer:
+def cached_explainer(model: str, seed: int | None = None, task: Task | None = None) -> Explainer:
     """One torch copy per model (and head seed), shared by every explain view: the app never loads it twice."""
-    return Explainer(model, seed=seed)
+    return Explainer(model, seed=seed, task=task)
 
 
-# A finished run's model; with base=True the model it started from, with the same seeded (untrained) head.
-run_explainer = runs.run_loader(cached_explainer)
+_run_explainer = runs.run_loader(cached_explainer)
+
+
+def run_explainer(run_dir: Path, base: bool = False) -> Explainer:
+    """A finished run's model; with base=True the model it started from, with the same seeded (untrained) head.
+    Only for a run of sentence pairs and labels: its views (attention between the sentences, flips, slices by
+    overlap) are a pair's."""
+    check_explainable(run_dir)
+    return _run_explainer(run_dir, base)
+
+
+def check_explainable(run_dir: Path) -> None:
+    """A one-line FinetuneError for a run that Explain does not cover yet: single sentences, or a score."""
+    task = runs.run_task(run_dir)
+    if not task.pair or task.regression:
+        raise FinetuneError(f"Explain covers runs on sentence pairs with labels (MRPC and the like) for now; run "
+                            f"{Path(run_dir).name} learned {task.describe()}: see its answers in the Evaluate tab")

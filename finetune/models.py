@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 
 from finetune import FinetuneError
-from finetune.data import LABEL_NAMES
 from finetune.hub import use_cache_when_offline
+from finetune.tasks import MRPC, Task
 
 BUNDLED = "bundled"
 BUNDLED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -92,14 +92,24 @@ def load_tokenizer(name: str):
             raise _hub_failure(name, err) from err
 
 
-def load_classifier(name: str, seed: int | None = None):
-    """A sequence classifier with MRPC's two labels; seeding first makes a new head the same every run."""
+def head_settings(task: Task) -> dict:
+    """What from_pretrained is told of the head: the task's labels as id2label / label2id (so that a pipeline answers
+    with their names), a score's single output and loss, and the task itself for whoever loads the model later."""
+    settings = {"num_labels": task.num_labels, "finetune_task": task.to_dict()}
+    if task.regression:
+        return {**settings, "problem_type": "regression", "id2label": {0: "score"}, "label2id": {"score": 0}}
+    return {**settings, "problem_type": "single_label_classification", "id2label": dict(enumerate(task.labels)),
+            "label2id": {n: i for i, n in enumerate(task.labels)}}
+
+
+def load_classifier(name: str, seed: int | None = None, task: Task | None = None):
+    """A sequence classifier for `task` (else the task a trained model records, else MRPC's two labels); seeding first
+    makes a new head the same every run."""
     source = resolve_model(name)
     _require_cached_when_offline(source, name)
-    labels = {"num_labels": 2, "id2label": dict(enumerate(LABEL_NAMES)),
-              "label2id": {n: i for i, n in enumerate(LABEL_NAMES)}}
+    labels = head_settings(task or model_task(name))
     with LOADING:  # also keeps the seed and the verbosity below from being changed by another load halfway
-        from transformers import AutoModelForSequenceClassification, set_seed
+        from transformers import AutoConfig, AutoModelForSequenceClassification, set_seed
         from transformers.utils import logging as hf_logging
 
         if seed is not None:
@@ -108,8 +118,33 @@ def load_classifier(name: str, seed: int | None = None):
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         try:
-            return AutoModelForSequenceClassification.from_pretrained(source, **labels)
+            # The task goes in through the config: from_pretrained hands keywords it does not know to the model.
+            task = labels.pop("finetune_task")
+            config = AutoConfig.from_pretrained(source, **labels)
+            config.finetune_task = task
+            return AutoModelForSequenceClassification.from_pretrained(source, config=config)
         except (OSError, ValueError) as err:
             raise _hub_failure(name, err) from err
         finally:
             hf_logging.set_verbosity(verbosity)
+
+
+def model_task(name: str) -> Task:
+    """The task a model folder or run was trained for (finetune.tasks.of_model_config); MRPC for a base model."""
+    from finetune.tasks import of_model_config
+
+    path = Path(resolve_model(name))
+    if not (path / "config.json").is_file():
+        return MRPC
+    import json
+    from types import SimpleNamespace
+
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    trained = "finetune_task" in config or any(a.endswith("ForSequenceClassification") for a in
+                                               config.get("architectures") or [])
+    if not trained:
+        return MRPC
+    id2label = {int(k): v for k, v in (config.get("id2label") or {}).items()}
+    return of_model_config(SimpleNamespace(finetune_task=config.get("finetune_task"), id2label=id2label,
+                                           problem_type=config.get("problem_type"),
+                                           num_labels=len(id2label) or 2))

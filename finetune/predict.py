@@ -1,6 +1,8 @@
-"""A trained model loaded once, answering sentence pairs with a label and probabilities, one by one or from a file."""
+"""A trained model loaded once, answering sentence pairs (or single sentences) with a label and probabilities, or a
+score, one by one or from a file."""
 from __future__ import annotations
 
+import json
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -8,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from finetune import FinetuneError, data, runs
-from finetune.models import LABEL_NAMES, load_classifier, load_tokenizer, resolve_model
+from finetune.models import load_classifier, load_tokenizer, model_task, resolve_model
+from finetune.tasks import MRPC, Task
 from finetune.tokens import encode_pairs
 
 PAIR_COLUMNS = ("sentence1", "sentence2")
@@ -26,7 +29,7 @@ class Predictor:
     """
 
     def __init__(self, model: str, max_length: int = 128, seed: int | None = None, backend: str = "auto",
-                 precision: str = "auto"):
+                 precision: str = "auto", task: Task | None = None):
         # The tokenizer first: a model that cannot be found is refused before torch's import costs seconds.
         self.tokenizer = load_tokenizer(model)
         import torch
@@ -37,52 +40,76 @@ class Predictor:
         # A fast tokenizer is not thread-safe (its truncation and padding state is shared): the app answers in threads.
         self.tokenizing = threading.Lock()
         self.max_length = max_length
-        self.labels = list(LABEL_NAMES)  # load_classifier gives every model MRPC's two labels, in this order
+        # The task a trained model records; a base model answers with the head of the task it is given (MRPC's).
+        self.task = task or model_task(model)
+        self.labels = list(self.task.labels)
         self.session = self.model = None
         if backend == "openvino" or (backend == "auto" and compiled.available()):
-            path = compiled.cache_dir() / "onnx" / f"{compiled.cache_key(resolve_model(model), seed)}.onnx"
+            head = "" if self.task == MRPC else json.dumps(self.task.to_dict(), sort_keys=True)
+            path = compiled.cache_dir() / "onnx" / f"{compiled.cache_key(resolve_model(model), seed, head)}.onnx"
             if not path.is_file():  # torch's weights are needed only to be exported, once (they would cost 150 MB)
-                compiled.export(load_classifier(model, seed=seed).eval(), self.tokenizer, path)
-            self.session = compiled.CompiledClassifier(path, precision)
+                compiled.export(load_classifier(model, seed=seed, task=self.task).eval(), self.tokenizer, path)
+            # A score has no close calls to guard: it is computed in fp32.
+            self.session = compiled.CompiledClassifier(path, "fp32" if self.task.regression else precision)
             self.backend, self.precision = "openvino", self.session.precision
         else:
-            self.model = load_classifier(model, seed=seed).eval()
+            self.model = load_classifier(model, seed=seed, task=self.task).eval()
             if precision == "bf16":
                 self.model.to(torch.bfloat16)
             self.backend, self.precision = "torch", "bf16" if precision == "bf16" else "fp32"
-        self.predict("warm", "up")  # the first pass sets up kernels and buffers: a user should not wait for that
+        self.predict("warm", "up" if self.task.pair else None)  # the first pass sets up kernels and buffers
 
-    def _logits(self, chunk: list[tuple[str, str]]):
+    def _logits(self, chunk: list[tuple[str, str | None]]):
         with self.tokenizing:
-            inputs = encode_pairs(self.tokenizer, [p[0] for p in chunk], [p[1] for p in chunk], self.max_length,
+            seconds = [p[1] for p in chunk] if self.task.pair else None
+            inputs = encode_pairs(self.tokenizer, [p[0] for p in chunk], seconds, self.max_length,
                                   padding=True, return_tensors="np" if self.session else "pt")
         if self.session:
             return self.session.logits(inputs)
         with self.torch.inference_mode():
             return self.model(**inputs).logits.float().numpy()
 
-    def predict_batch(self, pairs: list[tuple[str, str]], batch_size: int = 64) -> list[dict]:
+    def predict_batch(self, pairs: list[tuple[str, str | None]], batch_size: int = 64) -> list[dict]:
+        """Each pair's answer: {"label", "probabilities" by label}, or {"score"} for a regression model."""
         answers = []
         for start in range(0, len(pairs), batch_size):
             logits = self._logits(pairs[start:start + batch_size]).astype("float64")
+            if self.task.regression:
+                answers += [{"score": float(row[0])} for row in logits]
+                continue
             probs = np.exp(logits - logits.max(-1, keepdims=True))
             probs /= probs.sum(-1, keepdims=True)
             answers += [{"label": self.labels[int(p.argmax())],
                          "probabilities": dict(zip(self.labels, p.tolist(), strict=True))} for p in probs]
         return answers
 
-    def predict(self, sentence1: str, sentence2: str) -> dict:
-        return self.predict_batch([check_pair(sentence1, sentence2)])[0]
+    def predict(self, sentence1: str, sentence2: str | None = None) -> dict:
+        return self.predict_batch([check_texts(self.task, sentence1, sentence2)])[0]
 
 
 @lru_cache(maxsize=4)
-def cached_predictor(model: str, seed: int | None = None) -> Predictor:
-    """One Predictor per model (and head seed) for the life of the process: the app answers without reloading."""
-    return Predictor(model, seed=seed)
+def cached_predictor(model: str, seed: int | None = None, task: Task | None = None) -> Predictor:
+    """One Predictor per model (and head seed, and task for a base model) for the life of the process: the app
+    answers without reloading."""
+    return Predictor(model, seed=seed, task=task)
 
 
 # A finished run's model; with base=True the model it started from, with the same seeded (untrained) head.
 run_predictor = runs.run_loader(cached_predictor)
+
+
+def check_texts(task: Task, sentence1, sentence2=None) -> tuple[str, str | None]:
+    """The texts the task takes: a pair checked by check_pair; for a single-sentence task sentence1 alone, and a
+    second sentence refused in one line."""
+    if task.pair:
+        return check_pair(sentence1, sentence2)
+    if isinstance(sentence2, str) and sentence2.strip():
+        raise FinetuneError(f"this model answers single sentences ({task.describe()}): leave sentence2 empty")
+    if not isinstance(sentence1, str):
+        raise FinetuneError(f"sentence1 must be text, got {type(sentence1).__name__}")
+    if not sentence1.strip():
+        raise FinetuneError("sentence1 is empty: type a sentence")
+    return sentence1, None
 
 
 def check_pair(sentence1, sentence2) -> tuple[str, str]:
@@ -95,13 +122,13 @@ def check_pair(sentence1, sentence2) -> tuple[str, str]:
     return sentence1, sentence2
 
 
-def read_pair_frame(path: Path):
-    """A .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2 (others are kept), as a DataFrame;
-    its rows are checked by data.read_pair_rows, as training data is (empty or missing sentences, bad bytes,
-    archives)."""
+def read_pair_frame(path: Path, task: Task = MRPC):
+    """A .csv, .tsv, .jsonl or .parquet file of the task's texts (sentence1 and sentence2 for pairs; others columns
+    are kept), as a DataFrame; its rows are checked by data.read_text_rows, as training data is (empty or missing
+    sentences, bad bytes, archives)."""
     import pandas as pd
 
-    return pd.DataFrame(data.read_pair_rows(Path(path)))
+    return pd.DataFrame(data.read_text_rows(Path(path), task))
 
 
 PROBABILITY_DIGITS = 4  # what a reader compares; the float's 17 digits say nothing more
@@ -113,12 +140,16 @@ def predict_file(predictor: Predictor, path: Path, out_path: Path, max_pairs: in
     label (p_<label>, rounded to PROBABILITY_DIGITS) and the run that answered; also written as CSV.
 
     With max_pairs, a longer file is refused before any is answered (the app must not spend minutes on one request)."""
-    frame = read_pair_frame(path)
+    frame = read_pair_frame(path, predictor.task)
     if max_pairs is not None and len(frame) > max_pairs:
         raise FinetuneError(f"{Path(path).name} has {len(frame)} pairs; the app answers at most {max_pairs} at once: "
                             "split the file")
-    answers = predictor.predict_batch(list(zip(frame["sentence1"], frame["sentence2"], strict=True)))
-    frame["prediction"] = [answer["label"] for answer in answers]
+    seconds = frame["sentence2"] if predictor.task.pair else [None] * len(frame)
+    answers = predictor.predict_batch(list(zip(frame["sentence1"], seconds, strict=True)))
+    if predictor.task.regression:
+        frame["prediction"] = [round(answer["score"], PROBABILITY_DIGITS) for answer in answers]
+    else:
+        frame["prediction"] = [answer["label"] for answer in answers]
     for label in predictor.labels:
         frame[f"p_{label}"] = [round(answer["probabilities"][label], PROBABILITY_DIGITS) for answer in answers]
     frame["run"] = answered_by

@@ -206,7 +206,9 @@ def describe_event(event: dict) -> str:
         return f"[{datetime.fromtimestamp(event['time']).strftime('%H:%M:%S')}] {said}"
     where = f"step {event['step']}/{event.get('max_steps')}  epoch {event.get('epoch', 0.0):.2f}"
     if event["type"] == "eval":
-        return f"{where}  validation: accuracy {event['accuracy']:.4f}  F1 {event['f1']:.4f}  loss {event['loss']:.4f}"
+        from finetune.tasks import figures_text
+
+        return f"{where}  validation: {figures_text(event, 4)}  loss {event['loss']:.4f}"
     if event["type"] == "log":
         eta = f"  ETA {clock(event['eta_seconds'])}" if event.get("eta_seconds") is not None else ""
         return f"{where}  loss {event['loss']:.4f}  learning rate {event['learning_rate']:.3g}{eta}"
@@ -370,21 +372,33 @@ def finished_run(name: str = "") -> Path:
     return latest
 
 
-def answering_model(run_dir: Path, base: bool = False) -> tuple[str, int | None]:
-    """What answers for a finished run: its saved model; with base=True the model it started from, and the seed that
-    made its classification head (the same untrained head the run began with)."""
+def answering_model(run_dir: Path, base: bool = False) -> tuple[str, int | None, object]:
+    """What answers for a finished run: its saved model; with base=True the model it started from, the seed that
+    made its classification head and the run's task (the same untrained head the run began with)."""
     if not base:
-        return str(Path(run_dir) / MODEL_DIR), None
+        return str(Path(run_dir) / MODEL_DIR), None, None
     from finetune.config import RunConfig
 
     config = RunConfig.load(Path(run_dir) / CONFIG_FILE)
-    return config.model, config.seed
+    return config.model, config.seed, run_task(run_dir)
+
+
+def run_task(run_dir: Path):
+    """The task a run trained for (finetune.tasks.Task): recorded in its metrics, else in its model, else MRPC."""
+    from finetune.models import model_task
+    from finetune.tasks import MRPC, Task
+
+    metrics = read_metrics(run_dir)
+    if metrics and isinstance(metrics.get("task"), dict):
+        return Task.from_dict(metrics["task"])
+    model = Path(run_dir) / MODEL_DIR
+    return model_task(str(model)) if (model / "config.json").is_file() else MRPC
 
 
 def run_loader(cached):
-    """`cached(model, seed)` as a run's loader: `load(run_dir, base=False)` gives the run's model, or with base=True
-    its base model with the same seeded head, under one lock so that requests arriving together for a model not
-    loaded yet load it once, not once each."""
+    """`cached(model, seed, task)` as a run's loader: `load(run_dir, base=False)` gives the run's model, or with
+    base=True its base model with the same seeded head, under one lock so that requests arriving together for a model
+    not loaded yet load it once, not once each."""
     import threading
 
     building = threading.Lock()

@@ -9,9 +9,10 @@ from pathlib import Path
 from finetune import runs
 from finetune.config import ConfigError, RunConfig
 from finetune.runs import RESUMABLE, RunState
+from finetune.tasks import METRIC_KEYS, METRIC_NAMES
 
 CURVE_SERIES = {"log": [("loss", "training loss")],
-                "eval": [("loss", "validation loss"), ("accuracy", "validation accuracy"), ("f1", "validation F1")]}
+                "eval": [("loss", "validation loss"), *((k, f"validation {name}") for k, name in METRIC_NAMES.items())]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,7 @@ def status_of(run_dir: Path) -> RunStatus:
         preset=config.preset if config else None,
         step=latest.get("step", 0), max_steps=latest.get("max_steps"), epoch=latest.get("epoch", 0.0),
         loss=logs[-1]["loss"] if logs else None, learning_rate=logs[-1].get("learning_rate") if logs else None,
-        evaluations=[{k: e.get(k) for k in ("epoch", "step", "accuracy", "f1", "loss")}
+        evaluations=[{k: e[k] for k in ("epoch", "step", *METRIC_KEYS, "loss") if k in e}
                      for e in events if e["type"] == "eval"],
         metrics=final["final"] if final else None,
         eta_seconds=_eta(logs, time.time()) if state is RunState.RUNNING else None,

@@ -35,8 +35,11 @@ def clip_pair(tokenizer, first: str, second: str, max_length: int | None) -> tup
 
 
 def encode_pairs(tokenizer, firsts, seconds, max_length: int | None = None, **kwargs):
-    """tokenizer(firsts, seconds, truncation=True) with every pair clipped first: safe for any length of input."""
+    """tokenizer(firsts, seconds, truncation=True) with every pair clipped first: safe for any length of input.
+    Seconds None (or all None): single texts, which tokenize in linear time unclipped."""
     max_length = max_length or token_limit(tokenizer)
+    if seconds is None or (not isinstance(seconds, str) and all(second is None for second in seconds)):
+        return tokenizer(firsts, truncation=True, max_length=max_length, **kwargs)
     if isinstance(firsts, str):
         firsts, seconds = clip_pair(tokenizer, firsts, seconds, max_length)
     else:
@@ -45,8 +48,9 @@ def encode_pairs(tokenizer, firsts, seconds, max_length: int | None = None, **kw
     return tokenizer(firsts, seconds, truncation=True, max_length=max_length, **kwargs)
 
 
-def tokenize_pair(tokenizer, sentence1: str, sentence2: str, max_length: int | None = None) -> dict:
-    """Tokens and the three id lists for one pair, with the positions of the special tokens.
+def tokenize_pair(tokenizer, sentence1: str, sentence2: str | None, max_length: int | None = None) -> dict:
+    """Tokens and the three id lists for one pair (or one sentence, sentence2 None), with the positions of the special
+    tokens.
 
     `token_type_ids` is left out for tokenizers that have none (DistilBERT's, for one).
     """
@@ -80,7 +84,7 @@ def tokenize_dataset(dataset_dict, tokenizer, max_length: int | None = None):
     """The course's batched `map`: adds the model inputs (and `length`, for length-grouped batching)."""
 
     def encode(batch):
-        encoded = encode_pairs(tokenizer, batch["sentence1"], batch["sentence2"], max_length)
+        encoded = encode_pairs(tokenizer, batch["sentence1"], batch.get("sentence2"), max_length)
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from finetune import FinetuneError, runs
 from finetune.config import RunConfig
+from finetune.tasks import METRIC_KEYS, Task
 
 _signalled = {"stop": False, "reason": None}
 PARENT_ENV = "FINETUNE_APP_PID"  # set by the app: its training children stop (with a checkpoint) when it is gone
@@ -121,7 +122,7 @@ def make_callback(run_dir: Path, echo: bool, precision: str, evaluation_batches:
             common = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0.0, 4)}
             if "eval_loss" in logs:
                 event = runs.append_event(run_dir, "eval", **common, loss=logs["eval_loss"],
-                                          accuracy=logs.get("eval_accuracy"), f1=logs.get("eval_f1"),
+                                          **{k: logs[f"eval_{k}"] for k in METRIC_KEYS if f"eval_{k}" in logs},
                                           precision=evaluated_in(state.global_step, state.max_steps, precision))
             elif "loss" in logs:
                 event = runs.append_event(run_dir, "log", **common, loss=logs["loss"],
@@ -268,8 +269,8 @@ def make_final_callback(run_dir: Path, validation, tokenizer):
             tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
             self.final, answers = evaluate_model(str(run_dir / runs.MODEL_DIR), validation)
             _write_predictions(run_dir, answers)
-            self.trainer.log({"eval_loss": self.final["loss"], "eval_accuracy": self.final["accuracy"],
-                              "eval_f1": self.final["f1"]})
+            self.trainer.log({"eval_loss": self.final["loss"],
+                              **{f"eval_{k}": self.final[k] for k in METRIC_KEYS if k in self.final}})
 
     return FinalEvaluation()
 
@@ -328,7 +329,7 @@ def prepare_model(model, config: RunConfig, device: str):
     return model
 
 
-def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device: str):
+def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device: str, task: Task):
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -345,7 +346,7 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
         logging_steps=config.logging_steps,
         logging_first_step=True,
         save_total_limit=None,  # rotated by make_checkpoint_callback once a checkpoint is marked complete
-        metric_for_best_model="f1",  # the best checkpoint is kept on top of the last save_total_limit ones
+        metric_for_best_model=task.main_metric,  # the best checkpoint is kept on top of the last save_total_limit
         greater_is_better=True,
         seed=config.seed,
         bf16=precision == "bf16",
@@ -363,11 +364,12 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
 
 
 class Inputs(NamedTuple):
-    """What a run trains on: the model's tokenizer, the raw splits and their tokenized form."""
+    """What a run trains on: the model's tokenizer, the raw splits and their tokenized form, and their task."""
 
     tokenizer: object
     raw: object
     tokenized: object
+    task: Task
 
 
 def prepare_inputs(config: RunConfig) -> Inputs:
@@ -380,10 +382,10 @@ def prepare_inputs(config: RunConfig) -> Inputs:
 
 
 def _prepare_data(config: RunConfig, tokenizer):
-    from finetune.data import load_mrpc
+    from finetune.data import load_data
     from finetune.tokens import tokenize_dataset
 
-    raw = load_mrpc(config.data)
+    raw, task = load_data(config.data, config.spec())
     if "validation" not in raw:
         raise FinetuneError(f"data {config.data} has no validation split to evaluate on")
     for split, limit in (("train", config.max_train_samples), ("validation", config.max_eval_samples)):
@@ -392,15 +394,16 @@ def _prepare_data(config: RunConfig, tokenizer):
     if config.batch_size > len(raw["train"]):
         raise FinetuneError(f"batch size {config.batch_size} is larger than the {len(raw['train'])} training pairs of "
                             f"{config.data}: not one full step per epoch")
-    return raw, tokenize_dataset(raw, tokenizer, config.max_length)
+    return raw, tokenize_dataset(raw, tokenizer, config.max_length), task
 
 
 def _per_epoch(state, precision: str) -> list[dict]:
     """The Trainer's evaluations after each epoch but the last, then the final one, each with what it was computed
     in."""
-    return [{"epoch": round(h["epoch"], 4), "step": h["step"], "accuracy": h["eval_accuracy"], "f1": h["eval_f1"],
+    return [{"epoch": round(h["epoch"], 4), "step": h["step"],
+             **{k: h[f"eval_{k}"] for k in METRIC_KEYS if f"eval_{k}" in h},
              "loss": h["eval_loss"], "precision": evaluated_in(h["step"], state.max_steps, precision)}
-            for h in state.log_history if "eval_accuracy" in h]
+            for h in state.log_history if "eval_loss" in h]
 
 
 def _write_predictions(run_dir: Path, answers: list[dict]) -> None:
@@ -454,7 +457,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     from transformers import PrinterCallback, Trainer
 
     from finetune.device import resolve_hardware
-    from finetune.metrics import compute_metrics
+    from finetune.metrics import make_compute_metrics
     from finetune.models import load_classifier
     from finetune.tokens import collator
 
@@ -462,15 +465,16 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     device, precision = hardware["device"], hardware["precision"]
     record(run_dir, "status", status="resumed" if checkpoint else "started", pid=os.getpid(), device=device,
            precision=precision, hardware=hardware["hardware"], checkpoint=str(checkpoint or ""))
-    tokenizer, raw, tokenized = inputs or prepare_inputs(config)
-    model = prepare_model(load_classifier(config.model, seed=config.seed), config, device)
-    args = _training_arguments(config, run_dir, precision, device)
+    tokenizer, raw, tokenized, task = inputs or prepare_inputs(config)
+    model = prepare_model(load_classifier(config.model, seed=config.seed, task=task), config, device)
+    args = _training_arguments(config, run_dir, precision, device, task)
     batches = -(-len(tokenized["validation"]) // config.eval_batch_size)
     callback = make_callback(run_dir, echo and args.disable_tqdm, precision, batches)
     final_evaluation = make_final_callback(run_dir, raw["validation"], tokenizer)
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
-        processing_class=tokenizer, data_collator=collator(tokenizer), compute_metrics=compute_metrics,
+        processing_class=tokenizer, data_collator=collator(tokenizer),
+        compute_metrics=make_compute_metrics(task),
         # In this order: a stop request asks for a save, which the checkpoint callback then checks.
         callbacks=[callback, make_checkpoint_callback(config.save_total_limit), final_evaluation,
                    *([make_order_callback()] if config.sampling == "group_by_length" else [])])
@@ -486,7 +490,8 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
         return {}
     if trainer.is_world_process_zero():
         _finish(run_dir, config, {
-            "model": config.model, "data": config.data, "preset": config.preset, "device": device,
+            "model": config.model, "data": config.data, "task": task.to_dict(), "main_metric": task.main_metric,
+            "preset": config.preset, "device": device,
             "precision": precision, "hardware": hardware["hardware"], "world_size": args.world_size,
             "train_rows": len(tokenized["train"]), "validation_rows": final_evaluation.final["n"],
             "final": final_evaluation.final, "per_epoch": _per_epoch(trainer.state, precision),
@@ -504,5 +509,5 @@ def _finish(run_dir: Path, config: RunConfig, metrics: dict) -> None:
 
     (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     write_model_card(run_dir, config, metrics)
-    runs.append_event(run_dir, "status", status="finished", accuracy=metrics["final"]["accuracy"],
-                      f1=metrics["final"]["f1"], seconds=metrics["train_seconds"])
+    runs.append_event(run_dir, "status", status="finished", seconds=metrics["train_seconds"],
+                      **{k: metrics["final"][k] for k in METRIC_KEYS if k in metrics["final"]})

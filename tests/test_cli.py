@@ -118,9 +118,9 @@ def test_user_errors_exit_non_zero_with_one_line_and_no_traceback(args, words, t
 
 def test_bad_data_is_refused_naming_file_row_and_fault(tmp_path, capsys):
     bad = tmp_path / "pairs.csv"
-    bad.write_text("sentence1,sentence2,label\nfine,also fine,1\nsecond,row,7\n")
+    bad.write_text("sentence1,sentence2,label\nfine,also fine,1\nsecond,,0\n")
     code, _, err = run_main(capsys, "train", "--data", bad, "--output-dir", tmp_path / "out")
-    assert code == 2 and err == f"error: bad data in {bad}, row 3: label must be 0 or 1, got '7'\n"
+    assert code == 2 and err == f"error: bad data in {bad}, row 3: sentence2 is empty\n"
     assert not (tmp_path / "out" / "model").exists()
 
 

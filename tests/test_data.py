@@ -351,7 +351,7 @@ def test_empty_file_is_an_error(tmp_path):
 @pytest.mark.parametrize("make, fault", [
     (lambda tmp: tmp / "absent.csv", "no such file or folder"),
     (lambda tmp: write_lines(tmp / "pairs.xlsx", ["x"]), "unsupported file type '.xlsx'"),
-    (lambda tmp: write_lines(tmp / "notes.md", ["x"]).parent, "no MRPC files recognised"),
+    (lambda tmp: write_lines(tmp / "notes.md", ["x"]).parent, "no data files recognised"),
     (lambda tmp: write_pairs(tmp / "train.csv", pairs(4)).parent, "has train.csv but no validation.* or dev.*"),
 ])
 def test_unrecognised_source_says_what_was_expected(tmp_path, make, fault):

@@ -26,7 +26,7 @@ def test_a_run_without_printed_output_shows_its_events_in_words():
     runs.append_event(queued, "eval", step=47, max_steps=235, epoch=1.0, loss=0.5, accuracy=0.8, f1=0.85)
     assert runs.log_tail(queued).splitlines()[-2:] == [
         "step 5/235  epoch 0.10  loss 0.6900  learning rate 1e-05  ETA 4:00",
-        "step 47/235  epoch 1.00  validation: accuracy 0.8000  F1 0.8500  loss 0.5000"]
+        "step 47/235  epoch 1.00  validation: accuracy 0.8000, F1 0.8500  loss 0.5000"]
 
 
 def test_a_queued_run_says_which_runs_it_waits_for_and_how_long_the_live_one_has_left():

@@ -16,6 +16,7 @@ from finetune.eta import in_words
 from finetune.runs import WAITING_OR_LIVE, RunState
 from finetune.snippet import training_code
 from finetune.status import RunStatus, loss_curve, status_of
+from finetune.tasks import figures_text
 from finetune.ui.common import run_choices, user_errors
 
 EXPLAIN = """
@@ -30,10 +31,12 @@ PRESET_INFO = ("course: the chapter's recipe (TrainingArguments defaults) · def
                "real MRPC · demo: a couple of minutes on the sample. Editing any hyperparameter makes a custom run.")
 CURVE_TYPES = {"step": "int64", "value": "float64", "series": "str"}  # numeric axes from the very first (empty) draw
 CURVE_COLORS = {"training loss": "#2563eb", "validation loss": "#f97316", "validation accuracy": "#16a34a",
-                "validation F1": "#9333ea"}
+                "validation F1": "#9333ea", "validation macro F1": "#9333ea", "validation Matthews corr.": "#16a34a",
+                "validation Pearson": "#16a34a", "validation Spearman": "#9333ea"}
 CURVE_CAPTION = ("<small>x: training step · <b style='color:#2563eb'>training loss</b> · "
-                 "<b style='color:#f97316'>validation loss</b> · <b style='color:#16a34a'>validation accuracy</b> · "
-                 "<b style='color:#9333ea'>validation F1</b></small>")
+                 "<b style='color:#f97316'>validation loss</b> · <b style='color:#16a34a'>validation accuracy</b> "
+                 "(Matthews or Pearson correlation for CoLA or a score) · <b style='color:#9333ea'>validation F1</b> "
+                 "(macro F1, or Spearman)</small>")
 WIDGET_IDS = {"device": "train-device"}
 
 
@@ -200,7 +203,7 @@ def status_markdown(status: RunStatus) -> str:
         parts.append(f"training loss {status.loss:.4f}")
     if status.evaluations:
         last = status.evaluations[-1]
-        parts.append(f"validation accuracy {last['accuracy']:.3f}, F1 {last['f1']:.3f} (epoch {last['epoch']:g})")
+        parts.append(f"validation {figures_text(last)} (epoch {last['epoch']:g})")
     text = " · ".join(parts) + overfitting_words(status)
     if status.resumed_with_dropout:
         text += ("\n\nResumed with dropout on: from the resume its random dropout masks differ from an uninterrupted "
