@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from finetune import FinetuneError, runs
-from finetune.data import HUB_SOURCES
+from finetune.data import HUB_SOURCES, SAMPLES
 
 DATA_DIRS_ENV = "FINETUNE_DATA_DIRS"
 MODEL_DIRS_ENV = "FINETUNE_MODEL_DIRS"
@@ -57,7 +57,7 @@ def check_data(source: str) -> str:
     """The source when the page may load it: sample, hub, an upload, or a file or folder under $FINETUNE_DATA_DIRS,
     given by its path or by its name under one of those folders ("mrpc" for DIR/mrpc), then as a full path."""
     source = str(source or "").strip()
-    if source == "sample" or source in HUB_SOURCES:
+    if source in SAMPLES or source in HUB_SOURCES:
         return source
     if source and not Path(source).is_absolute():
         named = [root / source for root in data_roots() if (root / source).exists()]

@@ -375,7 +375,10 @@ def _header(path: Path) -> tuple[int | None, list[str]]:
             return None, []  # the reader says why
     with open(path, "rb") as file:
         for number, raw in enumerate(file, start=1):  # the first line that is not blank, as the reader takes it
-            first = raw.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+            try:
+                first = raw.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
+            except UnicodeDecodeError:
+                return None, []  # the reader says where the bytes are not UTF-8
             if first.strip():
                 names = next(csv.reader([first])) if suffix == ".csv" else first.split("\t")
                 return number, _canonical([name.strip() for name in names])
@@ -399,6 +402,10 @@ def _layout(path: Path, line: int | None, found: list[str], spec: Spec, glue: Ta
             singles += [(name,) for name in (*SINGLE_NAMES, "sentence1") if (name,) not in singles]
         candidates = pairs + singles
     texts = next((names for names in candidates if all(name in found for name in names)), candidates[0])
+    pair = next((names for names in PAIR_NAMES if all(name in found for name in names)), None)
+    if glue is not None and not glue.pair and not spec.text_columns and pair:
+        raise _fault(path, line, f"task {glue.name} takes single sentences (one text column), but the file has two: "
+                                 f"{_names(pair)}; name the one to use with --text-columns (Text columns)")
     label = spec.label_column or next((name for name in LABEL_COLUMNS if name in found), "label")
     if glue is not None and len(texts) != (2 if glue.pair else 1):
         kind = "pairs (two text columns)" if glue.pair else "single sentences (one text column)"
@@ -414,7 +421,7 @@ def _detect(path: Path, records: list[tuple[int, dict[str, Any]]], texts: tuple[
     """Own data's task from its train file: a score when told so or when the labels are numbers not all whole;
     else classes named as given, or in the order found (whole numbers in numeric order); MRPC for pairs labelled
     0/1 when nothing else is said, as every pair file was before tasks."""
-    values = [row.get(label) for _, row in records if not _missing(row.get(label))]
+    values = [row.get(label) for _, row in records if not _blank(row.get(label))]
     numbers = [_number(value) for value in values]
     pair = len(texts) == 2
     if spec.task == REGRESSION or (spec.task == "auto" and values and None not in numbers
@@ -583,6 +590,8 @@ def _sentence(path: Path, line: int, row: dict[str, Any], column: str) -> str:
 def _class_label(path: Path, line: int, value: Any, task: Task, test: bool) -> int:
     """A class's id from its number (0 to N-1) or its name; a test split may leave it out (-1)."""
     names = task.labels
+    if _blank(value):
+        value = None
     if not _missing(value) and str(value).strip() in names:
         return names.index(str(value).strip())
     label = _integer(value)
@@ -592,12 +601,19 @@ def _class_label(path: Path, line: int, value: Any, task: Task, test: bool) -> i
         return UNLABELLED
     numbers = "0 or 1" if len(names) == 2 else f"0 to {len(names) - 1}"
     expected = f"{numbers}{', or -1 (unlabelled)' if test else ''}"
-    named = "" if names == tuple(str(i) for i in range(len(names))) else f" (or a label name: {', '.join(names)})"
+    worded = isinstance(value, str) and _number(value) is None  # a name that is not one of the labels
+    named = f" (or a label name: {', '.join(names)})" if worded and names != tuple(map(str, range(len(names)))) else ""
     got = "nothing (null/NaN)" if _missing(value) else _quote(value)
     raise _fault(path, line, f"label must be {expected}, got {got}{named}")
 
 
+def _blank(value: Any) -> bool:
+    """No label: null, NaN, or an empty field."""
+    return _missing(value) or (isinstance(value, str) and not value.strip())
+
+
 def _score(path: Path, line: int, value: Any, task: Task, test: bool) -> float:
+    value = None if _blank(value) else value
     number = None if _missing(value) else _number(value)
     if number is None:
         if test and (_missing(value) or value == UNLABELLED):

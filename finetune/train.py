@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from finetune import FinetuneError, runs
 from finetune.config import RunConfig
-from finetune.tasks import METRIC_KEYS, Task
+from finetune.tasks import METRIC_KEYS, MRPC, Task
 
 _signalled = {"stop": False, "reason": None}
 PARENT_ENV = "FINETUNE_APP_PID"  # set by the app: its training children stop (with a checkpoint) when it is gone
@@ -329,7 +329,7 @@ def prepare_model(model, config: RunConfig, device: str):
     return model
 
 
-def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device: str, task: Task):
+def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device: str, task: Task = MRPC):
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -457,7 +457,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     from transformers import PrinterCallback, Trainer
 
     from finetune.device import resolve_hardware
-    from finetune.metrics import make_compute_metrics
+    from finetune.metrics import baseline, make_compute_metrics
     from finetune.models import load_classifier
     from finetune.tokens import collator
 
@@ -495,6 +495,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
             "precision": precision, "hardware": hardware["hardware"], "world_size": args.world_size,
             "train_rows": len(tokenized["train"]), "validation_rows": final_evaluation.final["n"],
             "final": final_evaluation.final, "per_epoch": _per_epoch(trainer.state, precision),
+            "baseline": baseline(raw["train"]["label"], raw["validation"]["label"], task),
             "train_seconds": round(seconds, 2),
             "train_samples_per_second": result.metrics.get("train_samples_per_second"),
             "train_loss": result.metrics.get("train_loss"), "steps": trainer.state.global_step,

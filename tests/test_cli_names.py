@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_a_training_that_cannot_begin_leaves_no_run_folder(tmp_path, capsys, monkeypatch):
     bad = tmp_path / "pairs.csv"
     bad.write_text("sentence1,sentence2,label\nfine,also fine,1\nsecond,row,7\n")
-    assert main(["train", "--data", str(bad), "--output-dir", str(tmp_path / "out")]) == 2
+    assert main(["train", "--data", str(bad), "--task", "mrpc", "--output-dir", str(tmp_path / "out")]) == 2
     assert "pairs.csv, row 3: label must be 0 or 1" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert main(["train", "--model", "some-org/not-cached", "--max-train-samples", "8", "--batch-size", "8"]) == 2

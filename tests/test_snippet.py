@@ -29,7 +29,7 @@ def test_the_script_runs_and_reproduces_the_runs_validation_figures(tiny_run, tm
 @pytest.mark.parametrize("data, expected", [
     ("sample", 'load_dataset("json"'),
     ("hub", "load_dataset('nyu-mll/glue', 'mrpc')"),
-    ("/data/mrpc", "load_mrpc('/data/mrpc')"),
+    ("/data/mrpc", "load_data('/data/mrpc', Spec(task='mrpc'))"),
 ])
 def test_the_data_line_follows_the_source(data, expected):
     assert expected in training_code(RunConfig(data=data))

@@ -6,26 +6,36 @@ from finetune import jobs, runs
 from finetune.access import check_data, check_model
 from finetune.config import RunConfig
 from finetune.models import load_tokenizer
-from finetune.predict import check_pair, run_predictor
+from finetune.predict import check_pair, check_texts, run_predictor
 from finetune.status import all_statuses, status_of
+from finetune.tasks import GLUE
 from finetune.tokens import tokenize_pair
 from finetune.ui.common import user_errors
 from finetune.ui.explain_api import attention, counterfactual, explain
 
 
 @user_errors
-def predict(sentence1: str, sentence2: str, run: str = "") -> dict:
+def predict(sentence1: str, sentence2: str = "", run: str = "") -> dict:
     """Is sentence2 a paraphrase of sentence1? The label and a confidence per label, from `run` (default: the latest
-    finished)."""
-    check_pair(sentence1, sentence2)
-    answer = run_predictor(runs.finished_run(run)).predict(sentence1, sentence2)
+    finished); its own labels for a run of another task, sentence2 left empty for a run of single sentences, and
+    {"score"} for a run that predicts a score."""
+    if (sentence2 or "").strip():
+        check_pair(sentence1, sentence2)
+    run_dir = runs.finished_run(run)
+    answer = run_predictor(run_dir).predict(*check_texts(runs.run_task(run_dir), sentence1, sentence2))
+    if "score" in answer:
+        return {"score": answer["score"]}
     ranked = sorted(answer["probabilities"].items(), key=lambda item: item[1], reverse=True)
     return {"label": answer["label"], "confidences": [{"label": name, "confidence": p} for name, p in ranked]}
 
 
 @user_errors
-def tokenize(sentence1: str, sentence2: str, model: str = "bundled") -> dict:
-    """The pair's tokens, input_ids, token_type_ids and attention_mask, and where the special tokens are."""
+def tokenize(sentence1: str, sentence2: str = "", model: str = "bundled") -> dict:
+    """The pair's (or, sentence2 empty, the sentence's) tokens, input_ids, token_type_ids and attention_mask, and
+    where the special tokens are."""
+    if not (sentence2 or "").strip():
+        check_texts(GLUE["sst2"], sentence1)
+        return tokenize_pair(load_tokenizer(check_model(model)), sentence1, None)
     check_pair(sentence1, sentence2)
     return tokenize_pair(load_tokenizer(check_model(model)), sentence1, sentence2)
 

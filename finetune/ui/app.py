@@ -34,6 +34,7 @@ def build_app() -> gr.Blocks:
         # The data loaded in the Data tab is what Train trains on and what Tokens batches.
         data.source.change(lambda source: (source, source), data.source, [train.data, tokens.source],
                            api_visibility="private")
+        data.task.change(lambda task: (task, task), data.task, [train.task, tokens.task], api_visibility="private")
         # Tokens shows the tokenizer of the model chosen for training.
         train.model.change(lambda model: model, train.model, tokens.model, api_visibility="private")
     # A bounded queue: past it a request is refused at once as "queue full" instead of waiting without end.

@@ -8,6 +8,7 @@ import gradio as gr
 from finetune import FinetuneError
 from finetune.runs import RunState
 from finetune.status import RunStatus, all_statuses
+from finetune.tasks import METRIC_KEYS
 
 NO_RUN_YET = ("No finished run yet. Start one in the **Train** tab (the *demo* preset takes about a minute), "
               "or from a terminal: `python -m finetune train --preset demo`.")
@@ -24,9 +25,13 @@ def user_errors(fn):
     return wrapper
 
 
+SHORT = {"accuracy": "acc", "f1": "F1", "macro_f1": "macro F1", "matthews_correlation": "MCC", "pearson": "Pearson",
+         "spearmanr": "Spearman"}
+
+
 def run_label(status: RunStatus) -> str:
     metrics = status.metrics
-    scored = f" · acc {metrics['accuracy']:.3f} · F1 {metrics['f1']:.3f}" if metrics else ""
+    scored = "".join(f" · {SHORT[k]} {metrics[k]:.3f}" for k in METRIC_KEYS if (metrics or {}).get(k) is not None)
     return f"{status.run} · {status.state}{scored}"
 
 

@@ -136,7 +136,12 @@ def _shortcut(overlap: list[dict]) -> str:
 def show_slices(run: str | None) -> str:
     if not run:
         return ""
-    found = run_slices(runs.finished_run(run))
+    run_dir = runs.finished_run(run)
+    task = runs.run_task(run_dir)
+    if not task.pair or len(task.labels) != 2:
+        return (f"*Slices by word overlap, length and numbers are computed for runs on sentence pairs with two "
+                f"labels; this run learned {task.describe()}.*")
+    found = run_slices(run_dir)
     n = sum(row["n"] for row in found["overlap"])
     return "\n\n".join([f"{n} validation pairs. " + _shortcut(found["overlap"]),
                         "**By word overlap**\n\n" + _slices_table(found["overlap"]),

@@ -1,4 +1,5 @@
-"""The Playground tab: a trained run answers sentence pairs, beside its untrained base model; batches from a file."""
+"""The Playground tab: a trained run answers sentence pairs (or sentences, as its task has them), beside its untrained
+base model; batches from a file."""
 from __future__ import annotations
 
 import tempfile
@@ -10,7 +11,8 @@ import pandas as pd
 
 from finetune import FinetuneError, runs
 from finetune.access import MAX_FILE_PAIRS, check_data, upload_dir
-from finetune.predict import PAIR_COLUMNS, check_pair, predict_file, run_predictor
+from finetune.predict import PAIR_COLUMNS, check_texts, predict_file, run_predictor
+from finetune.tasks import MRPC
 from finetune.ui.api import INFERENCE
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
 
@@ -32,23 +34,39 @@ classification head: what fine-tuning changed. By default the most recent finish
 """
 
 
-def confidences(answer: dict) -> dict[str, float]:
-    return dict(answer["probabilities"])
+def confidences(answer: dict) -> dict[str, float] | str:
+    """What the Label shows: a confidence per label, or a score."""
+    return f"score {answer['score']:.3f}" if "score" in answer else dict(answer["probabilities"])
 
 
 @user_errors
 def ask(name: str | None, sentence1: str, sentence2: str):
-    check_pair(sentence1, sentence2)
     run_dir = runs.finished_run(name or "")
-    tuned = run_predictor(run_dir).predict(sentence1, sentence2)
-    base = run_predictor(run_dir, base=True).predict(sentence1, sentence2)
+    task = runs.run_task(run_dir)
+    texts = check_texts(task, sentence1, sentence2 if task.pair else None)  # a hidden sentence2 is not asked
+    tuned = run_predictor(run_dir).predict(*texts)
+    base = run_predictor(run_dir, base=True).predict(*texts)
     return confidences(tuned), confidences(base)
+
+
+def adapt(name: str | None):
+    """The form for the chosen run's task: one text box or two, the question asked, the file's columns."""
+    try:
+        task = runs.run_task(runs.finished_run(name)) if name else MRPC
+    except FinetuneError:
+        task = MRPC
+    question = "Is it a paraphrase?" if task == MRPC else ("Score it" if task.regression else "Which label?")
+    columns = "sentence1, sentence2" if task.pair else "sentence1 (or sentence, text)"
+    said = "" if task == MRPC else f"This run's task: **{task.name}**, {task.title} ({task.describe()})."
+    return (gr.update(visible=task.pair), gr.update(value=question),
+            gr.update(label=f"Texts to answer (.csv, .tsv, .jsonl, .parquet; columns {columns})"), said)
 
 
 @user_errors
 def ask_file(name: str | None, upload: str | None):
     if not upload:
-        raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file with columns sentence1 and sentence2")
+        raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file with the run's text columns (sentence1 and "
+                       "sentence2 for pairs)")
     run_dir, source = runs.finished_run(name or ""), Path(check_data(upload))
     # A folder of its own in Gradio's upload folder: the app writes nowhere but there and in its runs.
     out = Path(tempfile.mkdtemp(prefix="answers-", dir=upload_dir())) / f"{Path(upload).stem}-predictions.csv"
@@ -85,9 +103,10 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
         none_yet = gr.Markdown(NO_RUN_YET, visible=False, elem_id="no-run-yet")
         run = gr.Dropdown(label="Run", choices=[], allow_custom_value=True, elem_id="playground-run")
         ready = gr.Markdown(elem_id="playground-ready")
+        task_said = gr.Markdown(elem_id="playground-task")
         with gr.Row():
-            sentence1 = gr.Textbox(label="sentence1", value=EXAMPLES[0][0])
-            sentence2 = gr.Textbox(label="sentence2", value=EXAMPLES[0][1])
+            sentence1 = gr.Textbox(label="sentence1", value=EXAMPLES[0][0], elem_id="playground-sentence1")
+            sentence2 = gr.Textbox(label="sentence2", value=EXAMPLES[0][1], elem_id="playground-sentence2")
         gr.Examples([list(pair) for *pair, _ in EXAMPLES], [sentence1, sentence2],
                     label="Examples (what a reader would say)",
                     example_labels=[f"{verdict}: {first[:40]}…" for first, _, verdict in EXAMPLES])
@@ -109,7 +128,9 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
     gr.on([tab.select, app.load], refresh, run, [run, none_yet], api_visibility="private")
     run.change(prepare, run, ready, api_visibility="private", concurrency_limit=1, concurrency_id="prepare",
                show_progress="minimal")
-    gr.on([button.click, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base], api_visibility="private",
+    run.change(adapt, run, [sentence2, button, upload, task_said], api_visibility="private")
+    gr.on([button.click, sentence1.submit, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base],
+          api_visibility="private",
           **INFERENCE)
     upload.upload(ask_file, [run, upload], [answers, download], api_visibility="private")
     return SimpleNamespace(run=run, sentence1=sentence1, sentence2=sentence2, explain=explain)

@@ -1,4 +1,5 @@
-"""The Tokens tab: what the tokenizer makes of one sentence pair, and of a few pairs padded into one batch."""
+"""The Tokens tab: what the tokenizer makes of one sentence pair (or one sentence), and of a few examples padded into
+one batch."""
 from __future__ import annotations
 
 import html
@@ -10,7 +11,8 @@ import pandas as pd
 from finetune import browse
 from finetune.access import check_data, check_model
 from finetune.models import load_tokenizer
-from finetune.predict import check_pair
+from finetune.predict import check_pair, check_texts
+from finetune.tasks import GLUE
 from finetune.tokens import (
     SEGMENTS,
     SPECIAL,
@@ -27,7 +29,10 @@ EXAMPLES = [
      "Referring to him as only \"the witness\", Amrozi accused his brother of deliberately distorting his evidence."],
     ["This is the first sentence.", "This is the second one."],
     ["The cat sat on the mat.", "A cat was sitting on the mat."],
+    ["A single sentence, as SST-2 and the sentiment sample have.", ""],
 ]
+SINGLE = ("\n\nOne sentence (sentence2 left empty, as single-sentence tasks such as SST-2 have): `[CLS] sentence "
+          "[SEP]`, and every `token_type_id` is 0, since there is no second segment to tell apart.")
 
 EXPLAIN_PAIR = """
 **Step 2: tokenizing a pair.** `tokenizer(sentence1, sentence2)` puts both sentences in one input:
@@ -48,33 +53,35 @@ COLORS = {SPECIAL: "#d1d5db", SEGMENTS[0]: "#93c5fd", SEGMENTS[1]: "#fcd34d"}
 @user_errors
 def show_pair(model: str, sentence1: str, sentence2: str):
     tokenizer = load_tokenizer(check_model(model or "bundled"))
-    view = tokenize_pair(tokenizer, *check_pair(sentence1, sentence2))
+    single = not (sentence2 or "").strip()
+    view = tokenize_pair(tokenizer, *(check_texts(GLUE["sst2"], sentence1) if single else
+                                      check_pair(sentence1, sentence2)))
     summary = (f"{len(view['tokens'])} tokens; the model reads `input_ids` = `{view['input_ids']}`"
                + ("" if "token_type_ids" in view else " (this tokenizer makes no `token_type_ids`)"))
     if len(view["tokens"]) >= token_limit(tokenizer):
-        summary += (f"\n\nThe pair was cut to the model's {token_limit(tokenizer)} tokens (`truncation=True`): "
+        summary += (f"\n\nThe input was cut to the model's {token_limit(tokenizer)} tokens (`truncation=True`): "
                     "it reads no further.")
-    return segments(view), pd.DataFrame(pair_rows(view)), summary
+    return segments(view), pd.DataFrame(pair_rows(view)), summary + (SINGLE if single else "")
 
 
 @user_errors
-def pair_choices(source: str):
-    rows = browse.pairs(check_data(source or "sample"))
+def pair_choices(source: str, task: str = "auto"):
+    rows = browse.pairs(check_data(source or "sample"), task=task)
     choices = [(f"#{r['idx']}: {r['sentence1'][:70]}…", r["idx"]) for r in rows]
     return gr.update(choices=choices, value=[idx for _, idx in choices[:4]])
 
 
 @user_errors
-def show_batch(model: str, source: str, chosen: list[int]):
+def show_batch(model: str, source: str, chosen: list[int], task: str = "auto"):
     if not chosen:
         raise gr.Error("pick at least one pair")
-    rows = {r["idx"]: r for r in browse.pairs(check_data(source or "sample"))}
+    rows = {r["idx"]: r for r in browse.pairs(check_data(source or "sample"), task=task)}
     unknown = [i for i in chosen if i not in rows]
     if unknown:
         raise gr.Error(f"no pair {', '.join(f'#{i}' for i in unknown)} among the first pairs of the loaded data; "
                        "pick from the list")
     batch = padded_batch(load_tokenizer(check_model(model or "bundled")),
-                         [(rows[i]["sentence1"], rows[i]["sentence2"]) for i in chosen])
+                         [(rows[i]["sentence1"], rows[i].get("sentence2")) for i in chosen])
     names = [f"#{i}" for i in chosen]
     pads = sum(row.count(0) for row in batch["attention_mask"])
     summary = (f"`input_ids.shape` = `{tuple(batch['shape'])}`: {len(chosen)} pairs, each padded to "
@@ -104,7 +111,7 @@ def create_tokens_tab(app: gr.Blocks) -> SimpleNamespace:
             model = gr.Textbox(value="bundled", label="Tokenizer of the model", scale=1,
                                info="follows the model chosen in the Train tab")
             sentence1 = gr.Textbox(value=EXAMPLES[0][0], label="sentence1", scale=2)
-            sentence2 = gr.Textbox(value=EXAMPLES[0][1], label="sentence2", scale=2)
+            sentence2 = gr.Textbox(value=EXAMPLES[0][1], label="sentence2 (empty: one sentence)", scale=2)
         gr.Examples(EXAMPLES, [sentence1, sentence2])
         tokenize = gr.Button("Tokenize", variant="primary")
         segmented = gr.HighlightedText(label="Tokens by segment", color_map=COLORS, show_legend=True,
@@ -113,6 +120,7 @@ def create_tokens_tab(app: gr.Blocks) -> SimpleNamespace:
         table = gr.Dataframe(label="Token by token", interactive=False)
         gr.Markdown(EXPLAIN_BATCH)
         source = gr.State("sample")
+        task = gr.State("auto")
         chosen = gr.Dropdown(label="Pairs to batch (from the data loaded in the Data tab)", multiselect=True,
                              choices=[], allow_custom_value=True)
         pad = gr.Button("Pad them into one batch")
@@ -122,7 +130,8 @@ def create_tokens_tab(app: gr.Blocks) -> SimpleNamespace:
     pair = [segmented, table, summary]
     gr.on([tokenize.click, sentence1.submit, sentence2.submit, app.load], show_pair, [model, sentence1, sentence2],
           pair, api_visibility="private")
-    gr.on([source.change, app.load], pair_choices, source, chosen, api_visibility="private").then(
-        show_batch, [model, source, chosen], [batch_summary, batch_view], api_visibility="private")
-    pad.click(show_batch, [model, source, chosen], [batch_summary, batch_view], api_visibility="private")
-    return SimpleNamespace(model=model, source=source)
+    gr.on([source.change, task.change, app.load], pair_choices, [source, task], chosen,
+          api_visibility="private").then(
+        show_batch, [model, source, chosen, task], [batch_summary, batch_view], api_visibility="private")
+    pad.click(show_batch, [model, source, chosen, task], [batch_summary, batch_view], api_visibility="private")
+    return SimpleNamespace(model=model, source=source, task=task)

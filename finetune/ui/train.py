@@ -10,12 +10,13 @@ import pandas as pd
 
 from finetune import FinetuneError, jobs, runs
 from finetune.access import check_data, check_model
-from finetune.config import PRESETS, RunConfig, hyperparameters, value_kind
+from finetune.config import DETECTED, PRESETS, RunConfig, hyperparameters, value_kind
 from finetune.device import resolve_hardware
 from finetune.eta import in_words
 from finetune.runs import WAITING_OR_LIVE, RunState
 from finetune.snippet import training_code
 from finetune.status import RunStatus, loss_curve, status_of
+from finetune.tasks import KNOWN as KNOWN_TASKS
 from finetune.tasks import figures_text
 from finetune.ui.common import run_choices, user_errors
 
@@ -38,6 +39,8 @@ CURVE_CAPTION = ("<small>x: training step · <b style='color:#2563eb'>training l
                  "(Matthews or Pearson correlation for CoLA or a score) · <b style='color:#9333ea'>validation F1</b> "
                  "(macro F1, or Spearman)</small>")
 WIDGET_IDS = {"device": "train-device"}
+# Own data's columns and labels, as the form asks for them; empty: detected from the data.
+OWN_DATA = {"text_columns": "sentence1,sentence2 · or text", "label_column": "label", "labels": "negative,positive"}
 
 
 def form_value(field, value):
@@ -72,7 +75,8 @@ def form_config(settings: dict) -> RunConfig:
     values = {}
     for name, value in settings.items():
         unset = fields[name].metadata["unset"] if name in fields else None
-        values[name] = None if unset and (value is None or value == unset.form) else value
+        unset = unset or (OWN_DATA.get(name) and DETECTED)
+        values[name] = None if unset and (value is None or value == unset.form or value == "") else value
     return RunConfig(**values)
 
 
@@ -273,8 +277,16 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                 model = gr.Dropdown(MODELS, value="bundled", allow_custom_value=True, label="Model",
                                     info="bundled (all-MiniLM-L6-v2, offline), a Hub id, a local model folder, "
                                          "or a finished run")
-                data = gr.Dropdown(["sample", "hub"], value="sample", allow_custom_value=True, label="Data",
-                                   info="sample, hub, or a folder or file on the server (the Data tab fills this in)")
+                data = gr.Dropdown(["sample", "sentiment-sample", "hub"], value="sample", allow_custom_value=True,
+                                   label="Data", info="sample, sentiment-sample, hub, or a folder or file on the "
+                                   "server (the Data tab fills this in)")
+                task = gr.Dropdown(["auto", *KNOWN_TASKS], value="auto", label="Task", elem_id="train-task",
+                                   info="auto: MRPC for MRPC's sources, else read from the data (the Data tab says "
+                                        "what it read); a GLUE task picks its config on the Hub")
+                with gr.Accordion("Own data: columns and label names (empty: detected)", open=False):
+                    own = {name: gr.Textbox(label=RunConfig.__dataclass_fields__[name].metadata["label"],
+                                            info=RunConfig.__dataclass_fields__[name].metadata["help"],
+                                            placeholder=hint) for name, hint in OWN_DATA.items()}
                 start_button = gr.Button("Start training", variant="primary")
                 hardware = gr.Markdown(elem_id="train-hardware")
                 with gr.Accordion("Hyperparameters: the preset fills them in, edit any", open=False), gr.Row():
@@ -300,7 +312,7 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
         timer = gr.Timer(1.0, active=False)  # started by a run that can change, stopped when it no longer can
 
     # The form by setting name: each input is bound to its RunConfig field, whatever the order of the components.
-    form = {"model": model, "data": data, "preset": preset, **inputs}
+    form = {"model": model, "data": data, "task": task, **own, "preset": preset, **inputs}
 
     def settings(values: dict) -> dict:
         return {name: values[component] for name, component in form.items()}
@@ -323,4 +335,4 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     outputs = [status, progress, curve, log, stop_button, resume_button, delete_button, run, seen, timer]
     gr.on([timer.tick, run.change], poll, [run, seen, token], outputs, api_visibility="private", show_progress="hidden",
           concurrency_limit=None)
-    return SimpleNamespace(model=model, data=data, run=run)
+    return SimpleNamespace(model=model, data=data, task=task, run=run)
