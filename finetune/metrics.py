@@ -27,8 +27,10 @@ def glue_metric(config: str = "mrpc"):
 
 
 def metric_config(task: Task) -> str:
-    """The shipped module's config for a task: its GLUE name, or own data's classification / regression."""
-    return task.glue or task.name
+    """The shipped module's config for a task: its GLUE name, or own data's binary / classification / regression."""
+    if task.glue:
+        return task.glue
+    return "binary" if task.name == "classification" and len(task.labels) == 2 else task.name
 
 
 def score(predictions, references, task: Task = MRPC) -> dict:

@@ -122,7 +122,9 @@ def load_classifier(name: str, seed: int | None = None, task: Task | None = None
             task = labels.pop("finetune_task")
             config = AutoConfig.from_pretrained(source, **labels)
             config.finetune_task = task
-            return AutoModelForSequenceClassification.from_pretrained(source, config=config)
+            # A head of another size (a run of another task, continued on this one) starts anew.
+            return AutoModelForSequenceClassification.from_pretrained(source, config=config,
+                                                                      ignore_mismatched_sizes=True)
         except (OSError, ValueError) as err:
             raise _hub_failure(name, err) from err
         finally:

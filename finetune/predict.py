@@ -115,6 +115,8 @@ def check_texts(task: Task, sentence1, sentence2=None) -> tuple[str, str | None]
 def check_pair(sentence1, sentence2) -> tuple[str, str]:
     """The pair when both are non-blank text; a one-line FinetuneError naming the faulty sentence otherwise."""
     for name, value in (("sentence1", sentence1), ("sentence2", sentence2)):
+        if value is None:
+            raise FinetuneError(f"{name} is empty: type both sentences")
         if not isinstance(value, str):
             raise FinetuneError(f"{name} must be text, got {type(value).__name__}")
         if not value.strip():

@@ -221,3 +221,20 @@ def serve_app(home: Path, models: Path, **extra_env):
 def app_server(tmp_path_factory):
     """The app as `python app.py` serves it (see serve_app), one per test module."""
     yield from serve_app(tmp_path_factory.mktemp("app"), tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def hub_offline_and_uncached(monkeypatch, tmp_path):
+    """No network and an empty Hub cache, as on this machine with a fresh cache."""
+    import datasets
+    import huggingface_hub.constants
+
+    from finetune import hub
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # restored afterwards, unlike the switch use_cache_when_offline flips
+    for module, name in [(datasets.config, "HF_HUB_OFFLINE"), (datasets.config, "HF_DATASETS_OFFLINE"),
+                         (huggingface_hub.constants, "HF_HUB_OFFLINE")]:
+        monkeypatch.setattr(module, name, getattr(module, name))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))

@@ -379,21 +379,6 @@ def test_sample_has_train_and_validation_with_both_labels():
         assert all(count > 0 for count in split_counts(dd)[split]["labels"].values())
 
 
-@pytest.fixture
-def hub_offline_and_uncached(monkeypatch, tmp_path):
-    import huggingface_hub.constants
-
-    from finetune import hub
-
-    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # restored afterwards, unlike the switch use_cache_when_offline flips
-    for module, name in [(datasets.config, "HF_HUB_OFFLINE"), (datasets.config, "HF_DATASETS_OFFLINE"),
-                         (huggingface_hub.constants, "HF_HUB_OFFLINE")]:
-        monkeypatch.setattr(module, name, getattr(module, name))
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-
-
 def test_hub_offline_without_cache_fails_fast_pointing_to_sample(hub_offline_and_uncached):
     started = time.perf_counter()
     with pytest.raises(DataError,

@@ -6,9 +6,9 @@ import numpy as np
 
 _DESCRIPTION = ("GLUE metrics by config, as evaluate.load('glue', config) reports them: accuracy and binary F1 of "
                 "label 1 (mrpc, qqp), Matthews correlation (cola), Pearson and Spearman correlation (stsb), accuracy "
-                "(sst2, "
-                "mnli, mnli_matched, mnli_mismatched, qnli, rte, wnli, hans); and for own data 'classification' "
-                "(accuracy and macro F1 over the classes present) and 'regression' (Pearson and Spearman).")
+                "(sst2, mnli, mnli_matched, mnli_mismatched, qnli, rte, wnli, hans); and for own data 'binary' "
+                "(accuracy and F1 of label 1), 'classification' (accuracy and macro F1 over the classes present) and "
+                "'regression' (Pearson and Spearman).")
 _KWARGS_DESCRIPTION = """
 Args:
     predictions: predicted labels (integers), or predicted scores for stsb and regression.
@@ -20,7 +20,7 @@ Example:
     >>> metric.compute(predictions=[1, 0, 1], references=[1, 1, 1])
     {'accuracy': 0.6666666666666666, 'f1': 0.8}
 """
-BINARY_F1 = ("mrpc", "qqp")
+BINARY_F1 = ("mrpc", "qqp", "binary")
 ACCURACY = ("sst2", "mnli", "mnli_matched", "mnli_mismatched", "qnli", "rte", "wnli", "hans")
 SCORES = ("stsb", "regression")
 CONFIGS = (*BINARY_F1, *ACCURACY, "cola", *SCORES, "classification")
