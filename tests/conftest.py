@@ -95,6 +95,37 @@ def tiny_run(tmp_path_factory, tiny_bert) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sentiment_run(tmp_path_factory, tiny_bert) -> Path:
+    """A finished run of the tiny BERT on the bundled sentiment sample: one sentence, three labels (seconds)."""
+    from finetune.config import RunConfig
+    from finetune.train import train
+
+    run_dir = tmp_path_factory.mktemp("finished-sentiment") / "20260101-000000-sentiment"
+    train(RunConfig.from_preset("default", model=str(tiny_bert), data="sentiment-sample", epochs=1, batch_size=16,
+                                learning_rate=1e-3, logging_steps=5, precision="fp32", max_train_samples=96), run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def score_run(tmp_path_factory, tiny_bert) -> Path:
+    """A finished run of the tiny BERT that predicts a score for sentence pairs (regression)."""
+    import csv
+
+    from finetune.config import RunConfig
+    from finetune.train import train
+
+    folder = tmp_path_factory.mktemp("scores")
+    with open(folder / "scores.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["sentence1", "sentence2", "score"])
+        writer.writerows((f"the cat {i} .", f"a dog {i} .", round(i % 11 / 2, 2)) for i in range(60))
+    run_dir = folder / "20260101-000000-scores"
+    train(RunConfig.from_preset("default", model=str(tiny_bert), data=str(folder / "scores.csv"), epochs=1,
+                                batch_size=16, learning_rate=1e-3, logging_steps=5, precision="fp32"), run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
 def bundled_run(tmp_path_factory) -> Path:
     """A finished run of the bundled MiniLM after two tiny steps: real weights, still answering like the base model
     (close calls that small edits flip), which the explain views' tests need; a real training would take minutes."""
