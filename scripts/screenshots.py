@@ -3,7 +3,9 @@
 It trains the bundled model on the sample with the demo preset through the Train form (about a minute), prints how
 long that took, and, where the app offers real MRPC (a copy under $FINETUNE_DATA_DIRS), scores the run on it in the
 Evaluate tab; so the Train, Evaluate, Playground and Explain tabs show a real run. `... URL explain` takes only the
-Explain tab's, against an app that has a finished run. Needs Debian's chromium and the playwright package.
+Explain tab's, against an app that has a finished run. `... URL tasks` takes the single-sentence task's: the bundled
+sentiment sample loaded in the Data tab and trained from the Train form with the demo preset, then its Evaluate and
+Playground tabs. Needs Debian's chromium and the playwright package.
 """
 import re
 import sys
@@ -38,7 +40,34 @@ def shoot_explain(page) -> None:
     shoot(page, "explain")
 
 
-def main(url: str, only_explain: bool = False) -> None:
+def shoot_tasks(page) -> None:
+    """The sentiment sample read as its task, trained from the page with the demo preset, then evaluated and asked."""
+    page.get_by_label("the bundled sentiment sample").check()
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("num_rows: 480").wait_for()
+    page.locator("#data-rows").get_by_role("gridcell").nth(4).click()
+    page.locator("#data-row").get_by_text("sentence1").wait_for()
+    shoot(page, "task-data")
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("radio", name="demo").check()
+    started = time.monotonic()
+    page.get_by_role("button", name="Start training").click()
+    page.locator("#run-status").get_by_text("finished").wait_for()
+    print(f"sentiment demo run: Start to finished in the page {time.monotonic() - started:.0f} s")
+    page.get_by_role("tab", name="Evaluate").click()
+    page.locator("#eval-summary").get_by_text("baseline: always").wait_for()
+    page.locator("#per-label").get_by_text("recall", exact=True).wait_for()
+    print(page.locator("#eval-summary").inner_text())
+    shoot(page, "task-evaluate")
+    page.get_by_role("tab", name="Playground").click()
+    page.locator("#playground-ready").get_by_text("are ready").wait_for()
+    page.locator("#playground-sentence1 textarea").fill("The soup was cold and the waiter never came back.")
+    page.get_by_role("button", name="Which label?").click()
+    page.locator("#tuned-answer").get_by_text("%").first.wait_for()
+    shoot(page, "task-playground")
+
+
+def main(url: str, only_explain: bool = False, only_tasks: bool = False) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -48,6 +77,11 @@ def main(url: str, only_explain: bool = False) -> None:
         page.goto(url)
         if only_explain:  # an app that has a finished run already (the README's shows one trained on real MRPC)
             shoot_explain(page)
+            browser.close()
+            return
+        if only_tasks:
+            page.get_by_text("num_rows: 1500").wait_for()
+            shoot_tasks(page)
             browser.close()
             return
         page.get_by_text("num_rows: 1500").wait_for()
@@ -86,4 +120,5 @@ def main(url: str, only_explain: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860", only_explain="explain" in sys.argv[2:])
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860", only_explain="explain" in sys.argv[2:],
+         only_tasks="tasks" in sys.argv[2:])
