@@ -143,6 +143,15 @@ or `python -m finetune predict --model PATH "sentence 1" "sentence 2"`.
 """
 
 
+def _baseline_row(metrics: dict, task: Task) -> str:
+    """What a model that learned nothing scores on the same rows (always the most common label, or the mean)."""
+    base = metrics.get("baseline")
+    if not base:
+        return ""
+    figures = " | ".join(f"{base[m]:.4f}" for m in task.metrics)
+    return f"| baseline: {base['answer']} | the same rows | {figures} |"
+
+
 def task_card_text(run_dir: Path, config: RunConfig, metrics: dict, task: Task) -> str:
     """The card of a run on another task than MRPC: what it learned, its labels, its task's metrics."""
     final = metrics["final"]
@@ -168,6 +177,7 @@ chapter [*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-cour
 | | scored on | {header} |
 |---|---|{line}|
 | **this model** | {source_label(config.data, task.name)}, {final['n']} validation examples | {figures} |
+{_baseline_row(metrics, task)}
 
 ### After each epoch
 
