@@ -243,3 +243,4 @@ def test_the_bundled_model_learns_the_sentiment_sample_well_above_its_baseline(t
     assert metrics["final"]["accuracy"] > 0.7 and metrics["final"]["macro_f1"] > 0.7  # measured 0.88 at demo
     card = (tmp_path / "run" / "README.md").read_text()
     assert "Labels: 0 `negative`, 1 `neutral`, 2 `positive`" in card and "macro F1" in card
+    assert "| baseline: always 'negative' | the same rows | 0.3333 | 0.1667 |" in card
