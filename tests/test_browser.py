@@ -97,7 +97,7 @@ def test_the_data_browser_filters_searches_and_shows_a_whole_row(page):
     page.get_by_text("1500 matching rows").wait_for()
     page.get_by_role("radio", name="not_equivalent").check()
     page.get_by_text("480 matching rows").wait_for()
-    search = page.get_by_label("Search both sentences (Enter)")
+    search = page.get_by_label("Search the texts (Enter)")
     search.fill("percent")
     search.press("Enter")
     page.get_by_text("66 matching rows").wait_for()

@@ -75,7 +75,7 @@ def test_bad_bytes_and_archives_named_csv_are_refused_by_their_content(tmp_path,
 
 
 @pytest.mark.parametrize("pair, words", [(("", "x"), "sentence1 is empty"), (("x", " \n\t"), "sentence2 is empty"),
-                                         (("x", None), "sentence2 must be text")])
+                                         (("x", None), "sentence2 is empty")])
 def test_a_blank_or_missing_sentence_is_refused_before_the_model(tiny_run, pair, words):
     with pytest.raises(FinetuneError, match=words):
         run_predictor(tiny_run).predict(*pair)
