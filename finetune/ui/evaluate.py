@@ -103,7 +103,7 @@ def _argmax(view: dict) -> str:
     rows = "\n".join(f"  {probs}  →  argmax {pred}  (label {label})"
                      for probs, pred, label in zip(view["head"], view["preds"], view["labels"], strict=False))
     n = view["shape"][0]
-    return (f"predictions.shape = {tuple(view['shape'])}   # {n} validation pairs × 2 labels\n"
+    return (f"predictions.shape = {tuple(view['shape'])}   # {n} validation rows × {view['shape'][1]} labels\n"
             f"preds = np.argmax(predictions, axis=-1)\n\n"
             f"first rows (as probabilities: softmax keeps the argmax):\n{rows}\n\n"
             f"{view['correct']} of {n} preds equal the labels: accuracy {view['correct'] / n:.4f}")
