@@ -227,6 +227,21 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_lr_find(args) -> int:
+    from finetune.lr_find import lr_find
+
+    found = lr_find(config_from_args(args), steps=args.steps)
+    if args.json:
+        _emit(found)
+        return 0
+    said = f"{found['suggestion']:.2g}" if found["suggestion"] else "none (the loss never fell: try more steps)"
+    print(f"{found['steps']} steps in {found['seconds']:.0f} s, rates {found['learning_rates'][0]:.1e} to "
+          f"{found['learning_rates'][-1]:.1e}; suggested learning rate: {said}")
+    for rate, loss in list(zip(found["learning_rates"], found["losses"], strict=True))[::max(found["steps"] // 20, 1)]:
+        print(f"  {rate:9.2e}  {loss:.4f}")
+    return 0
+
+
 def cmd_push(args) -> int:
     from finetune import runs
     from finetune.publish import push_run
@@ -300,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     tokenize.add_argument("sentence1")
     tokenize.add_argument("sentence2", nargs="?", help="left out for a single sentence")
     tokenize.set_defaults(handler=cmd_tokenize)
+
+    finder = sub.add_parser("lr-find", help="the learning-rate range test: a short training with a growing rate, the "
+                            "loss against it, and a suggested rate (nothing is saved)")
+    _add_config_options(finder)
+    finder.add_argument("--steps", type=int, default=100, help="batches to train, the rate growing from 1e-7 to 1 "
+                        "(default 100; it stops early once the loss blows up)")
+    finder.add_argument("--json", action="store_true", help="print one JSON object: learning_rates, losses, "
+                        "suggestion, ...")
+    finder.set_defaults(handler=cmd_lr_find)
 
     push = sub.add_parser("push", help="upload a finished run's model, model card and metrics to the Hugging Face Hub")
     push.add_argument("run", help="a run folder, or the name of a run in $FINETUNE_RUNS_DIR")
