@@ -37,6 +37,7 @@ class Unset:
 NO_LIMIT = Unset("all", "no limit", 0)  # an optional limit's "none", even where the preset sets one (demo's)
 MODELS_OWN = Unset("model", "the model's own", None)
 DETECTED = Unset("detect", "detected from the data", None)
+EACH_EPOCH = Unset("epoch", "after each epoch", 0)
 
 
 def setting(default, label: str, help: str, *, low=None, high=None, open_low=False, open_high=False, choices=None,
@@ -86,6 +87,9 @@ class RunConfig:
                                             "(quick runs)", low=1, unset=NO_LIMIT)
     max_eval_samples: int | None = setting(None, "Max eval samples (0: all)", "evaluate on the first N validation rows "
                                            "only", low=1, unset=NO_LIMIT)
+    eval_steps: int | None = setting(None, "Eval steps (0: each epoch)", "score validation every N steps, so that the "
+                                     "validation curve moves during the run (each epoch when not set)", low=1,
+                                     unset=EACH_EPOCH)
     seed: int = setting(42, "Seed", "seeds the classifier head, shuffling and dropout: same seed, same metrics", low=0)
     precision: str = setting("auto", "Precision", "auto (bf16 where the hardware has it), fp32, bf16 or fp16",
                              choices=PRECISIONS)

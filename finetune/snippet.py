@@ -155,7 +155,9 @@ def training_code(config: RunConfig, task: Task | None = None) -> str:
         "",
         "",
         "training_args = TrainingArguments(",
-        f'    output_dir="mrpc-trainer", eval_strategy="epoch", save_strategy="no", report_to={config.report_to!r},',
+        f'    output_dir="mrpc-trainer", eval_strategy="{"steps" if config.eval_steps else "epoch"}", '
+        + (f"eval_steps={config.eval_steps}, " if config.eval_steps else "")
+        + f'save_strategy="no", report_to={config.report_to!r},',
         f"    num_train_epochs={config.epochs}, learning_rate={config.learning_rate}, "
         f"weight_decay={config.weight_decay},",
         f"    per_device_train_batch_size={config.batch_size}, per_device_eval_batch_size={config.eval_batch_size},",

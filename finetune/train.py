@@ -340,7 +340,8 @@ def _training_arguments(config: RunConfig, run_dir: Path, precision: str, device
         per_device_eval_batch_size=config.eval_batch_size,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a fraction of all steps
-        eval_strategy="epoch",
+        eval_strategy="steps" if config.eval_steps else "epoch",
+        eval_steps=config.eval_steps,
         save_strategy="epoch",
         logging_strategy="steps",
         logging_steps=config.logging_steps,

@@ -245,26 +245,3 @@ def test_the_bundled_model_learns_the_sentiment_sample_well_above_its_baseline(t
     assert "Labels: 0 `negative`, 1 `neutral`, 2 `positive`" in card and "macro F1" in card
     assert "| baseline: always 'negative' | the same rows | 0.3333 | 0.1667 |" in card
 
-
-# --- the learning-rate range test (issue 13's first piece) ---
-
-def test_the_lr_finder_sweeps_rates_upward_and_suggests_one_where_the_loss_falls(capsys, tiny_bert):
-    code, out, err = run_main(capsys, "lr-find", "--model", tiny_bert, "--data", "sample", "--batch-size", "16",
-                              "--precision", "fp32", "--max-train-samples", "256", "--steps", "60", "--json")
-    assert code == 0, err
-    found = json.loads(out)
-    rates, losses = found["learning_rates"], found["losses"]
-    assert 20 <= found["steps"] == len(rates) == len(losses) <= 60
-    assert rates[0] == pytest.approx(1e-7) and all(b > a for a, b in zip(rates, rates[1:], strict=False))
-    assert found["suggestion"] is None or rates[0] < found["suggestion"] < rates[-1]
-    code, _, err = run_main(capsys, "lr-find", "--model", tiny_bert, "--steps", "5")
-    assert code == 2 and "steps must be between 20 and 1000, got 5" in err
-
-
-def test_the_suggestion_is_where_the_smoothed_loss_falls_fastest():
-    from finetune.lr_find import suggestion
-
-    rates = [10 ** (-7 + i / 2) for i in range(13)]
-    losses = [0.70, 0.70, 0.69, 0.68, 0.60, 0.40, 0.30, 0.28, 0.27, 0.35, 0.9, 2.0, 5.0]
-    assert suggestion(rates, losses) == rates[5]  # the steepest fall: 0.60 → 0.30 around it
-    assert suggestion(rates, [0.7, 0.8, 0.9, 1.0]) is None  # the loss never fell
