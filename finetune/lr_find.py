@@ -87,3 +87,30 @@ def _cycle(loader):
     """The batches again and again: a small training split may hold fewer batches than the test takes steps."""
     while True:
         yield from loader
+
+
+def lr_find_in_child(config: RunConfig, steps: int = 100, timeout: float = 900) -> dict:
+    """lr_find in a child process (`python -m finetune lr-find --config ... --json`), as the app runs it: the training
+    stays out of the web server's process, and its output is read to the end. A refusal comes back as the child's
+    one-line FinetuneError."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    config.validate()
+    with tempfile.TemporaryDirectory(prefix="lr-find-") as folder:
+        path = Path(folder) / "config.json"
+        config.save(path)
+        try:
+            done = subprocess.run([sys.executable, "-m", "finetune", "lr-find", "--config", str(path), "--steps",
+                                   str(steps), "--json"], capture_output=True, text=True, timeout=timeout,
+                                  check=False, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise FinetuneError(f"the learning-rate test took more than {timeout:.0f} s and was stopped; try fewer "
+                                "steps or a smaller model") from None
+    if done.returncode != 0:
+        said = [line for line in done.stderr.splitlines() if line.startswith("error:")] or done.stderr.splitlines()
+        raise FinetuneError((said[-1] if said else f"exit code {done.returncode}").removeprefix("error: "))
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -101,6 +101,33 @@ def show_code(settings: dict) -> str:
         return f"# The form cannot be run yet: {err}\n"
 
 
+LR_FIND = ("A copy of the form's model trains on the form's data for up to 100 batches while the learning rate grows "
+           "from 1e-7 towards 1; the loss is drawn against the rate, and the suggestion is where it falls fastest. "
+           "Nothing is saved. It looks at the first steps only: a guide to where to start, not a guarantee.")
+
+
+@user_errors
+def find_rate(settings: dict):
+    """The range test for the form's settings, in a child process: the curve, the suggestion, and a button to use
+    it."""
+    import math
+
+    from finetune.lr_find import lr_find_in_child
+
+    config = form_config(settings).normalized()
+    check_model(config.model)
+    check_data(config.data)
+    found = lr_find_in_child(config)
+    curve = pd.DataFrame({"log10 learning rate": [math.log10(r) for r in found["learning_rates"]],
+                          "smoothed loss": found["losses"]})
+    rate = found["suggestion"]
+    words = (f"{found['steps']} steps of batch {found['batch_size']} on {found['train_rows']} training rows in "
+             f"{found['seconds']:.0f} s ({found['precision']}). ")
+    words += (f"**Suggested learning rate: {rate:.2g}** (the steepest fall of the loss)." if rate else
+              "The loss never fell: no suggestion (a model that learns nothing from this data at any rate here).")
+    return curve, words, gr.update(visible=bool(rate)), float(f"{rate:.2g}") if rate else None
+
+
 def model_choices() -> dict:
     finished = [(f"{label} (continue from this run)", str(runs.runs_dir().resolve() / name))
                 for label, name in run_choices(finished_only=True)]
@@ -291,6 +318,14 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                 hardware = gr.Markdown(elem_id="train-hardware")
                 with gr.Accordion("Hyperparameters: the preset fills them in, edit any", open=False), gr.Row():
                     inputs = hyperparameter_inputs()
+                with gr.Accordion("Which learning rate? The range test", open=False):
+                    gr.Markdown(LR_FIND)
+                    find_button = gr.Button("Find a learning rate (about a minute)", elem_id="lr-find")
+                    found_plot = gr.LinePlot(None, x="log10 learning rate", y="smoothed loss", height=260,
+                                             elem_id="lr-find-plot")
+                    found_words = gr.Markdown(elem_id="lr-find-result")
+                    use_button = gr.Button("Use the suggested rate", visible=False, elem_id="lr-find-use")
+                    suggested = gr.State(None)
                 with gr.Accordion("Show the code: the same run as plain datasets + Trainer", open=False):
                     code = gr.Code(language="python", label="train_mrpc.py", lines=20)
             with gr.Column(scale=3):
@@ -332,6 +367,10 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     delete_button.click(delete, [run, token], run, api_visibility="private")
     app.load(reattach, token, run, api_visibility="private")
     refresh.click(lambda name: gr.update(choices=run_choices(), value=name), run, run, api_visibility="private")
+    find_button.click(lambda values: find_rate(settings(values)), set(form.values()),
+                      [found_plot, found_words, use_button, suggested], api_visibility="private",
+                      concurrency_limit=1, concurrency_id="lr-find")
+    use_button.click(lambda rate: rate, suggested, inputs["learning_rate"], api_visibility="private")
     outputs = [status, progress, curve, log, stop_button, resume_button, delete_button, run, seen, timer]
     gr.on([timer.tick, run.change], poll, [run, seen, token], outputs, api_visibility="private", show_progress="hidden",
           concurrency_limit=None)

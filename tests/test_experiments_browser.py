@@ -1,0 +1,28 @@
+"""The learning-rate range test in the page (headless Chromium): the form's settings tested in a child process, the
+loss drawn against the rate, and the suggestion filling the form's learning rate in one click."""
+import pytest
+import test_browser
+from test_browser import CHROMIUM, fill, open_hyperparameters, open_tab
+
+browser, page = test_browser.browser, test_browser.page  # the browser tests' fixtures: Chromium, and a fresh tab
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium: apt-get install -y chromium")
+
+
+def test_the_range_test_draws_the_loss_against_the_rate_and_fills_the_form(page, tiny_bert):
+    open_tab(page, "Train")
+    open_hyperparameters(page)
+    for label, value in [("Model", tiny_bert), ("Batch size", 8), ("Max train samples (0: all)", 64),
+                         ("Precision", "fp32")]:
+        fill(page, label, value)
+    page.get_by_text("Which learning rate? The range test").click()
+    page.get_by_role("button", name="Find a learning rate").click()
+    result = page.locator("#lr-find-result")
+    result.get_by_text("Suggested learning rate").wait_for(timeout=120_000)
+    assert "100 steps of batch 8 on 64 training rows" in result.inner_text()
+    page.wait_for_function("document.querySelectorAll('#lr-find-plot g.mark-symbol path, "
+                           "#lr-find-plot g.mark-line path').length > 0")
+    suggested = float(result.inner_text().split("Suggested learning rate: ")[1].split("*")[0].split(" ")[0])
+    page.get_by_role("button", name="Use the suggested rate").click()
+    field = page.get_by_label("Learning rate", exact=True).element_handle()
+    page.wait_for_function("([field, rate]) => Math.abs(parseFloat(field.value) - rate) < 1e-12",
+                           arg=[field, suggested])
