@@ -26,3 +26,36 @@ def test_the_range_test_draws_the_loss_against_the_rate_and_fills_the_form(page,
     field = page.get_by_label("Learning rate", exact=True).element_handle()
     page.wait_for_function("([field, rate]) => Math.abs(parseFloat(field.value) - rate) < 1e-12",
                            arg=[field, suggested])
+
+
+def test_a_runs_settings_download_and_load_back_into_the_form(page, app_server, tiny_run, tmp_path):
+    import json
+    import shutil
+
+    target = app_server.runs_dir / tiny_run.name
+    if not target.exists():
+        shutil.copytree(tiny_run, target)
+    page.reload()
+    open_tab(page, "Train")
+    page.locator("#train-run input").click()
+    page.get_by_role("option", name=tiny_run.name, exact=False).first.click()
+    page.get_by_text("Settings as a file").click()
+    page.get_by_role("button", name="Download the chosen run's settings").click()
+    link = page.locator("#settings-file a").first
+    link.wait_for()
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == f"{tiny_run.name}-config.json"
+    assert json.loads(saved.read_text()) == json.loads((tiny_run / "config.json").read_text())
+    page.reload()
+    open_tab(page, "Train")
+    open_hyperparameters(page)
+    assert page.get_by_label("Batch size", exact=True).input_value() != "16"  # the default preset's 32
+    page.get_by_text("Settings as a file").click()
+    page.locator("#settings-upload input[type=file]").set_input_files(str(saved))
+    batch = page.get_by_label("Batch size", exact=True).element_handle()
+    page.wait_for_function("field => field.value === '16'", arg=batch)
+    assert float(page.get_by_label("Learning rate", exact=True).input_value()) == pytest.approx(1e-3)
+    assert page.get_by_label("Max train samples (0: all)", exact=True).input_value() == "64"

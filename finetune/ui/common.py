@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 
@@ -45,3 +48,9 @@ def finished_runs_dropdown(selected: str | None = None) -> dict:
     choices = run_choices(finished_only=True)
     names = [name for _, name in choices]
     return gr.update(choices=choices, value=selected if selected in names else (names[0] if names else None))
+
+
+def gradio_temp_dir() -> Path:
+    """Where Gradio keeps the files it serves (GRADIO_TEMP_DIR, else the system's temp folder): a zip made there
+    can be downloaded whatever the runs folder is, and is cleaned with Gradio's own files."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio") / "finetune-exports"

@@ -2,8 +2,6 @@
 compared."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +14,7 @@ from finetune.data import source_label
 from finetune.metrics import REFERENCE_DATA, REFERENCES, per_class
 from finetune.tasks import METRIC_KEYS, METRIC_NAMES, MRPC, Task
 from finetune.ui.api import INFERENCE
-from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
+from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, gradio_temp_dir, user_errors
 from finetune.ui.explain import create_slices_view
 
 EXPLAIN = """
@@ -200,12 +198,6 @@ def compare(names: list[str]):
         rows.append({"run": row["run"], "trained on": trained, "recipe": recipe, "figures": figures,
                      "seconds": round(row["seconds"], 1) if row.get("seconds") else None})
     return pd.DataFrame(rows, columns=COMPARED)
-
-
-def gradio_temp_dir() -> Path:
-    """Where Gradio keeps the files it serves (GRADIO_TEMP_DIR, else the system's temp folder): a zip made there
-    can be downloaded whatever the runs folder is, and is cleaned with Gradio's own files."""
-    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio") / "finetune-exports"
 
 
 @user_errors

@@ -3,6 +3,8 @@ view of a run (queue position, progress, loss curve, log, stop, resume, delete),
 session that started the run. Its timer runs only while the run shown can still change."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -18,7 +20,7 @@ from finetune.snippet import training_code
 from finetune.status import RunStatus, loss_curve, status_of
 from finetune.tasks import KNOWN as KNOWN_TASKS
 from finetune.tasks import figures_text
-from finetune.ui.common import run_choices, user_errors
+from finetune.ui.common import gradio_temp_dir, run_choices, user_errors
 
 EXPLAIN = """
 **Step 3: training.** `Trainer` fine-tunes the model on the training split: a batch at a time it computes the loss of
@@ -126,6 +128,29 @@ def find_rate(settings: dict):
     words += (f"**Suggested learning rate: {rate:.2g}** (the steepest fall of the loss)." if rate else
               "The loss never fell: no suggestion (a model that learns nothing from this data at any rate here).")
     return curve, words, gr.update(visible=bool(rate)), float(f"{rate:.2g}") if rate else None
+
+
+@user_errors
+def settings_from_file(path: str | None) -> dict:
+    """A config.json (a run's, or one written by hand) as the form's values, by setting name."""
+    if not path:
+        raise FinetuneError("upload a run's config.json")
+    config = RunConfig.load(Path(path)).normalized()
+    shown = {f.name: form_value(f, getattr(config, f.name)) for f in hyperparameters()}
+    return {"model": config.model, "data": config.data, "task": config.task, "preset": config.preset,
+            **{name: getattr(config, name) or "" for name in OWN_DATA}, **shown}
+
+
+@user_errors
+def settings_of_run(name: str | None) -> str:
+    """The run's config.json, copied where Gradio serves files from, named after the run."""
+    if not name:
+        raise FinetuneError("choose a run first")
+    run_dir = runs.find_run(name)
+    target = gradio_temp_dir() / f"{run_dir.name}-config.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run_dir / runs.CONFIG_FILE, target)
+    return str(target)
 
 
 def model_choices() -> dict:
@@ -326,6 +351,13 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                     found_words = gr.Markdown(elem_id="lr-find-result")
                     use_button = gr.Button("Use the suggested rate", visible=False, elem_id="lr-find-use")
                     suggested = gr.State(None)
+                with gr.Accordion("Settings as a file: a run's config.json, to keep, share or load", open=False):
+                    with gr.Row():
+                        settings_upload = gr.File(label="Load settings into the form (a run's config.json)",
+                                                  file_types=[".json"], elem_id="settings-upload")
+                        settings_file = gr.File(label="The chosen run's settings", interactive=False,
+                                                elem_id="settings-file")
+                    settings_button = gr.Button("Download the chosen run's settings", size="sm")
                 with gr.Accordion("Show the code: the same run as plain datasets + Trainer", open=False):
                     code = gr.Code(language="python", label="train_mrpc.py", lines=20)
             with gr.Column(scale=3):
@@ -371,6 +403,9 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                       [found_plot, found_words, use_button, suggested], api_visibility="private",
                       concurrency_limit=1, concurrency_id="lr-find")
     use_button.click(lambda rate: rate, suggested, inputs["learning_rate"], api_visibility="private")
+    settings_upload.upload(lambda path: {form[name]: value for name, value in settings_from_file(path).items()},
+                           settings_upload, set(form.values()), api_visibility="private")
+    settings_button.click(settings_of_run, run, settings_file, api_visibility="private")
     outputs = [status, progress, curve, log, stop_button, resume_button, delete_button, run, seen, timer]
     gr.on([timer.tick, run.change], poll, [run, seen, token], outputs, api_visibility="private", show_progress="hidden",
           concurrency_limit=None)
