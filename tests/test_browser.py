@@ -46,6 +46,18 @@ def open_tab(page, name):
     page.get_by_role("tab", name=name).click()
 
 
+def choose_run(page, app_server, run_dir, tab: str, dropdown: str) -> None:
+    """A finished run copied into the app's runs folder (once), the page reloaded to list it, and the run chosen in
+    `tab`'s run dropdown (its elem_id)."""
+    target = app_server.runs_dir / run_dir.name
+    if not target.exists():
+        shutil.copytree(run_dir, target)
+    page.reload()
+    open_tab(page, tab)
+    page.locator(f"#{dropdown} input").click()
+    page.get_by_role("option", name=run_dir.name, exact=False).first.click()
+
+
 def fits(page, selector: str) -> bool:
     """Whether the element fits the page's width: inside the page, and nothing in it scrolls sideways (no column of a
     table hidden to the right)."""

@@ -2,7 +2,7 @@
 loss drawn against the rate, and the suggestion filling the form's learning rate in one click."""
 import pytest
 import test_browser
-from test_browser import CHROMIUM, fill, open_hyperparameters, open_tab
+from test_browser import CHROMIUM, choose_run, fill, open_hyperparameters, open_tab
 
 browser, page = test_browser.browser, test_browser.page  # the browser tests' fixtures: Chromium, and a fresh tab
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium: apt-get install -y chromium")
@@ -30,15 +30,8 @@ def test_the_range_test_draws_the_loss_against_the_rate_and_fills_the_form(page,
 
 def test_a_runs_settings_download_and_load_back_into_the_form(page, app_server, tiny_run, tmp_path):
     import json
-    import shutil
 
-    target = app_server.runs_dir / tiny_run.name
-    if not target.exists():
-        shutil.copytree(tiny_run, target)
-    page.reload()
-    open_tab(page, "Train")
-    page.locator("#train-run input").click()
-    page.get_by_role("option", name=tiny_run.name, exact=False).first.click()
+    choose_run(page, app_server, tiny_run, "Train", "train-run")
     page.get_by_text("Settings as a file").click()
     page.get_by_role("button", name="Download the chosen run's settings").click()
     link = page.locator("#settings-file a").first

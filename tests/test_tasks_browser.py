@@ -1,11 +1,9 @@
 """A task other than MRPC in headless Chromium: the Data tab reads the sentiment sample and says its task, the Train
 form follows it, and a finished sentiment run shows its labels in the Evaluate tab and answers one sentence in the
 Playground."""
-import shutil
-
 import pytest
 import test_browser
-from test_browser import CHROMIUM, open_tab
+from test_browser import CHROMIUM, choose_run, open_tab
 
 browser, page = test_browser.browser, test_browser.page  # the browser tests' fixtures: Chromium, and a fresh tab
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="needs Debian's chromium: apt-get install -y chromium")
@@ -30,13 +28,7 @@ def test_the_sentiment_sample_is_read_as_a_single_sentence_task_and_fills_the_tr
 
 
 def test_a_sentiment_run_shows_its_labels_and_answers_one_sentence(page, app_server, sentiment_run):
-    target = app_server.runs_dir / sentiment_run.name
-    if not target.exists():
-        shutil.copytree(sentiment_run, target)
-    page.reload()
-    open_tab(page, "Evaluate")
-    page.locator("#evaluate-run input").click()
-    page.get_by_role("option", name=sentiment_run.name, exact=False).first.click()
+    choose_run(page, app_server, sentiment_run, "Evaluate", "evaluate-run")
     summary = page.locator("#eval-summary")
     summary.get_by_text("baseline: always").wait_for()
     assert "macro F1" in summary.inner_text() and "single sentence, 3 labels" in summary.inner_text()
