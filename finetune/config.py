@@ -38,6 +38,7 @@ NO_LIMIT = Unset("all", "no limit", 0)  # an optional limit's "none", even where
 MODELS_OWN = Unset("model", "the model's own", None)
 DETECTED = Unset("detect", "detected from the data", None)
 EACH_EPOCH = Unset("epoch", "after each epoch", 0)
+OFF = Unset("off", "off", 0)
 
 
 def setting(default, label: str, help: str, *, low=None, high=None, open_low=False, open_high=False, choices=None,
@@ -90,6 +91,9 @@ class RunConfig:
     eval_steps: int | None = setting(None, "Eval steps (0: each epoch)", "score validation every N steps, so that the "
                                      "validation curve moves during the run (each epoch when not set)", low=1,
                                      unset=EACH_EPOCH)
+    early_stopping_patience: int | None = setting(None, "Early stopping patience (0: off)", "stop once the task's "
+                                                  "main metric has not improved for N evaluations; the model kept is "
+                                                  "the best one", low=1, unset=OFF)
     seed: int = setting(42, "Seed", "seeds the classifier head, shuffling and dropout: same seed, same metrics", low=0)
     precision: str = setting("auto", "Precision", "auto (bf16 where the hardware has it), fp32, bf16 or fp16",
                              choices=PRECISIONS)

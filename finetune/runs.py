@@ -205,6 +205,9 @@ def describe_event(event: dict) -> str:
         said = f"{event['status']}" + (f": {event['reason']}" if event.get("reason") else "")
         return f"[{datetime.fromtimestamp(event['time']).strftime('%H:%M:%S')}] {said}"
     where = f"step {event['step']}/{event.get('max_steps')}  epoch {event.get('epoch', 0.0):.2f}"
+    if event["type"] == "early_stop":
+        return (f"{where}  early stopping: validation {event['metric']} did not improve for {event['patience']} "
+                f"evaluations; the best ({event['best']:.4f} at step {event['best_step']}) is the model kept")
     if event["type"] == "eval":
         from finetune.tasks import figures_text
 

@@ -263,6 +263,10 @@ def make_final_callback(run_dir: Path, validation, tokenizer):
         def on_epoch_end(self, args, state, control, **kwargs):  # called once more after the last step, always
             if state.global_step < state.max_steps or not state.is_world_process_zero:
                 return
+            self.finish()
+
+        def finish(self):
+            """Save the model as it is now and score it: at the last step, or when early stopping ends the run."""
             from finetune.evaluation import evaluate_model
 
             self.trainer.save_model(str(run_dir / runs.MODEL_DIR))
@@ -273,6 +277,38 @@ def make_final_callback(run_dir: Path, validation, tokenizer):
                               **{f"eval_{k}": self.final[k] for k in METRIC_KEYS if k in self.final}})
 
     return FinalEvaluation()
+
+
+def make_early_stopping_callback(run_dir: Path, patience: int, main_metric: str, final_evaluation):
+    """Stop once the task's main metric has not improved for `patience` evaluations in a row: the best weights seen
+    (kept in memory) are put back, then the run ends as at its last step, saved and scored by `final_evaluation`; an
+    event says where it stopped and why."""
+    from transformers import TrainerCallback
+
+    class EarlyStopping(TrainerCallback):
+        best, best_step, behind, best_weights, stopped_at = None, None, 0, None, None
+
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+            value = (metrics or {}).get(f"eval_{main_metric}")
+            if value is None or self.stopped_at is not None:
+                return
+            if self.best is None or value > self.best:
+                self.best, self.best_step, self.behind = value, state.global_step, 0
+                self.best_weights = {k: v.detach().clone().cpu() for k, v in model.state_dict().items()}
+                return
+            self.behind += 1
+            if self.behind < patience or state.global_step >= state.max_steps:
+                return
+            control.should_training_stop = True
+            self.stopped_at = state.global_step
+            model.load_state_dict(self.best_weights)
+            if state.is_world_process_zero:
+                runs.append_event(run_dir, "early_stop", step=state.global_step, max_steps=state.max_steps,
+                                  epoch=round(state.epoch or 0.0, 4), metric=main_metric, best=self.best,
+                                  best_step=self.best_step, patience=patience)
+                final_evaluation.finish()
+
+    return EarlyStopping()
 
 
 def _fsync(path: Path) -> None:
@@ -472,12 +508,14 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     batches = -(-len(tokenized["validation"]) // config.eval_batch_size)
     callback = make_callback(run_dir, echo and args.disable_tqdm, precision, batches)
     final_evaluation = make_final_callback(run_dir, raw["validation"], tokenizer)
+    early = ([make_early_stopping_callback(run_dir, config.early_stopping_patience, task.main_metric, final_evaluation)]
+             if config.early_stopping_patience else [])
     trainer = _guarded_trainer(Trainer)(
         model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["validation"],
         processing_class=tokenizer, data_collator=collator(tokenizer),
         compute_metrics=make_compute_metrics(task),
         # In this order: a stop request asks for a save, which the checkpoint callback then checks.
-        callbacks=[callback, make_checkpoint_callback(config.save_total_limit), final_evaluation,
+        callbacks=[callback, make_checkpoint_callback(config.save_total_limit), final_evaluation, *early,
                    *([make_order_callback()] if config.sampling == "group_by_length" else [])])
     final_evaluation.trainer = trainer
     if args.disable_tqdm:

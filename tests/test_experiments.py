@@ -41,3 +41,19 @@ def test_validation_every_n_steps_moves_the_curve_during_the_run(capsys, tiny_be
     code, _, err = run_main(capsys, "train", "--model", tiny_bert, "--eval-steps", "0", "--output-dir",
                             tmp_path / "bad")
     assert code == 2 and "eval steps must be >= 1, got 0" in err
+
+
+def test_early_stopping_ends_the_run_with_its_best_model_and_says_where(capsys, tiny_bert, tmp_path):
+    code, out, err = run_main(capsys, "train", "--model", tiny_bert, "--data", "sample", "--epochs", "10",
+                              "--batch-size", "16", "--max-train-samples", "64", "--max-eval-samples", "48",
+                              "--learning-rate", "1e-3", "--precision", "fp32", "--eval-steps", "2",
+                              "--early-stopping-patience", "2", "--output-dir", tmp_path / "run")
+    assert code == 0, err
+    events = runs.read_events(tmp_path / "run")[0]
+    stopped = [e for e in events if e["type"] == "early_stop"]
+    assert len(stopped) == 1 and stopped[0]["step"] < stopped[0]["max_steps"] == 40
+    assert stopped[0]["metric"] == "f1" and stopped[0]["patience"] == 2
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["steps"] == stopped[0]["step"] and runs.state_of(tmp_path / "run")[0] is runs.RunState.FINISHED
+    assert metrics["final"]["f1"] == pytest.approx(stopped[0]["best"])  # the best weights were put back, then scored
+    assert "early stopping: validation f1 did not improve for 2 evaluations" in runs.log_tail(tmp_path / "run")
