@@ -120,27 +120,7 @@ learned nothing. Confusion matrix [[tn fp] [fn tp]]: {final['confusion_matrix']}
 |---|---|---|---|---|
 {_per_epoch(metrics)}
 
-## Training
-
-| setting | value |
-|---|---|
-{_hyperparameters(config, metrics)}
-
-Trained in {metrics['train_seconds']:.0f} s on {metrics.get('hardware', metrics['device']).removeprefix('Device: ')}.
-The run's `config.json` (`run_config.json` on the Hub) holds every setting: `python -m finetune train` with them
-repeats the run (same seed, same metrics).
-
-## How to use
-
-```python
-from transformers import pipeline
-
-classifier = pipeline("text-classification", model="PATH_OR_REPO_ID")  # this folder, or its Hub repo id
-classifier({{"text": "The cat sat on the mat.", "text_pair": "A cat was sitting on the mat."}})
-```
-
-or `python -m finetune predict --model PATH "sentence 1" "sentence 2"`.
-"""
+{_training_and_use(config, metrics, MRPC)}"""
 
 
 def _baseline_row(metrics: dict, task: Task) -> str:
@@ -152,40 +132,12 @@ def _baseline_row(metrics: dict, task: Task) -> str:
     return f"| baseline: {base['answer']} | the same rows | {figures} |"
 
 
-def task_card_text(run_dir: Path, config: RunConfig, metrics: dict, task: Task) -> str:
-    """The card of a run on another task than MRPC: what it learned, its labels, its task's metrics."""
-    final = metrics["final"]
-    base = base_model(config.model) or f"The local model `{Path(config.model).name}`"
-    data = (f"GLUE {task.glue.upper()} (`nyu-mll/glue`, config `{task.glue}`)" if _on_glue_hub(config, task)
-            else f"`{source_label(config.data)}`")
-    labels = ("It predicts a score (regression, one output)." if task.regression else
-              "Labels: " + ", ".join(f"{i} `{name}`" for i, name in enumerate(task.labels)) + ".")
-    header = " | ".join(METRIC_NAMES[m] for m in task.metrics)
-    line = " | ".join("---" for _ in task.metrics)
-    figures = " | ".join(f"**{final[m]:.4f}**" for m in task.metrics)
-    example = ('{"text": "The first sentence.", "text_pair": "The second one."}' if task.pair
+def _training_and_use(config: RunConfig, metrics: dict, task: Task) -> str:
+    """The card's Training and How to use sections: the settings, and a pipeline call and the CLI for the task."""
+    example = ('{"text": "The cat sat on the mat.", "text_pair": "A cat was sitting on the mat."}' if task.pair
                else '"The sentence to classify."')
     predict = 'predict --model PATH "sentence 1" "sentence 2"' if task.pair else 'predict --model PATH "a sentence"'
-    return f"""
-# {Path(run_dir).name}
-
-{base} fine-tuned on {data} ({task.title}; {task.describe()}) by finetune, which follows the Hugging Face course's
-chapter [*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-course/chapter3). {labels}
-
-## Results on the validation split ({final['n']} examples)
-
-| | scored on | {header} |
-|---|---|{line}|
-| **this model** | {source_label(config.data, task.name)}, {final['n']} validation examples | {figures} |
-{_baseline_row(metrics, task)}
-
-### After each epoch
-
-| epoch | step | {header} | validation loss |
-|---|---|{line}|---|
-{_per_epoch(metrics, task)}
-
-## Training
+    return f"""## Training
 
 | setting | value |
 |---|---|
@@ -206,6 +158,39 @@ classifier({example}{', function_to_apply="none"' if task.regression else ''})
 
 or `python -m finetune {predict}`.
 """
+
+
+def task_card_text(run_dir: Path, config: RunConfig, metrics: dict, task: Task) -> str:
+    """The card of a run on another task than MRPC: what it learned, its labels, its task's metrics."""
+    final = metrics["final"]
+    base = base_model(config.model) or f"The local model `{Path(config.model).name}`"
+    data = (f"GLUE {task.glue.upper()} (`nyu-mll/glue`, config `{task.glue}`)" if _on_glue_hub(config, task)
+            else f"`{source_label(config.data)}`")
+    labels = ("It predicts a score (regression, one output)." if task.regression else
+              "Labels: " + ", ".join(f"{i} `{name}`" for i, name in enumerate(task.labels)) + ".")
+    header = " | ".join(METRIC_NAMES[m] for m in task.metrics)
+    line = " | ".join("---" for _ in task.metrics)
+    figures = " | ".join(f"**{final[m]:.4f}**" for m in task.metrics)
+    return f"""
+# {Path(run_dir).name}
+
+{base} fine-tuned on {data} ({task.title}; {task.describe()}) by finetune, which follows the Hugging Face course's
+chapter [*Fine-tuning a pretrained model*](https://huggingface.co/learn/llm-course/chapter3). {labels}
+
+## Results on the validation split ({final['n']} examples)
+
+| | scored on | {header} |
+|---|---|{line}|
+| **this model** | {source_label(config.data, task.name)}, {final['n']} validation examples | {figures} |
+{_baseline_row(metrics, task)}
+
+### After each epoch
+
+| epoch | step | {header} | validation loss |
+|---|---|{line}|---|
+{_per_epoch(metrics, task)}
+
+{_training_and_use(config, metrics, task)}"""
 
 
 def model_card(run_dir: Path, config: RunConfig, metrics: dict):
