@@ -242,6 +242,72 @@ def cmd_lr_find(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    """Make the sweep and carry it through in this process (the job queue, the trials its children), printing each
+    trial as it ends and the table at the end; Ctrl-C stops it as the page's Stop does."""
+    import time
+
+    from finetune import sweep
+
+    config = config_from_args(args)
+    space = sweep.Space.parse(args.grid, args.search, args.trials)
+    folder = Path(args.output_dir).resolve() if args.output_dir else None
+    if folder is not None:
+        if folder.exists() and any(folder.iterdir()):
+            raise sweep.SweepError(f"{folder} is not empty; choose another --output-dir")
+        os.environ["FINETUNE_RUNS_DIR"] = str(folder)  # the trials' runs go beside sweep.json, and the queue is there
+    _, said = sweep.estimate(config, space)
+    print(f"sweep: {said}", file=sys.stderr, flush=True)
+    sweep_dir = sweep.create(config, space, folder=folder, runs_root=folder)
+    print(f"sweep {sweep_dir}", file=sys.stderr, flush=True)
+    shown: set[int] = set()
+    try:
+        while True:
+            doc = sweep.advance(sweep_dir)
+            for trial in doc["trials"]:
+                if trial["number"] not in shown and trial["state"] not in sweep.WAITING:
+                    shown.add(trial["number"])
+                    value = trial.get("value")
+                    print(f"trial {trial['number'] + 1}/{doc['total']} {trial['state']}: {_settings_text(trial)}  "
+                          f"{doc['main_metric']} {value if value is None else f'{value:.4f}'}  "
+                          f"{trial.get('seconds')} s  ({trial['run']})", file=sys.stderr, flush=True)
+            if doc["state"] != sweep.RUNNING:
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print("stopping the sweep: its live trial saves a checkpoint", file=sys.stderr, flush=True)
+        sweep.stop(sweep_dir)
+        while any(t["state"] in sweep.WAITING for t in sweep.advance(sweep_dir)["trials"]):
+            time.sleep(1.0)
+        doc = sweep.read(sweep_dir)
+    summary = sweep.summary(doc)
+    if args.json:
+        _emit(summary)
+    else:
+        _print_trials(summary)
+    return 0 if doc["state"] == sweep.FINISHED else 130
+
+
+def _settings_text(trial: dict) -> str:
+    return " ".join(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+                    for name, value in trial["settings"].items())
+
+
+def _print_trials(summary: dict) -> None:
+    main, varied = summary["main_metric"], [*summary["space"]["grid"], *summary["space"]["search"]]
+    print(f"sweep {summary['sweep']} ({summary['kind']}, {summary['state']}): {summary['made']} of "
+          f"{summary['total']} trials")
+    for row in summary["trials"]:
+        settings = _settings_text({"settings": {name: row[name] for name in varied}})
+        value = "-" if row[main] is None else f"{row[main]:.4f}"
+        seconds = "-" if row["seconds"] is None else f"{row['seconds']:.0f} s"
+        print(f"{'*' if row['best'] else ' '} {row['trial']:>3}  {settings:<40}  {row['state']:<11}  {main} {value}  "
+              f"{seconds:>6}  {row['run']}")
+    if summary["best"]:
+        print(f"best (*): trial {summary['best']['trial']}, {main} {summary['best'][main]:.4f} "
+              f"({summary['best']['run']})")
+
+
 def cmd_push(args) -> int:
     from finetune import runs
     from finetune.publish import push_run
@@ -324,6 +390,19 @@ def build_parser() -> argparse.ArgumentParser:
     finder.add_argument("--json", action="store_true", help="print one JSON object: learning_rates, losses, "
                         "suggestion, ...")
     finder.set_defaults(handler=cmd_lr_find)
+
+    sweeper = sub.add_parser("sweep", help="train a run per combination of a grid, or trials of an Optuna search over "
+                             "ranges; a sweep.json with every trial and the best")
+    _add_config_options(sweeper)
+    sweeper.add_argument("--grid", action="append", default=[], metavar="SETTING=V1,V2,...",
+                         help="values to try for a setting (repeat for a second setting: every combination is run)")
+    sweeper.add_argument("--search", action="append", default=[], metavar="SETTING=LOW:HIGH[:log]",
+                         help="a range searched by Optuna (TPE; a trial behind the median at an epoch is pruned)")
+    sweeper.add_argument("--trials", type=int, default=None, help="trials of a search (with --search)")
+    sweeper.add_argument("--output-dir", help="the sweep's folder: sweep.json and the trials' run folders (default: "
+                         "sweeps/NAME in the runs folder, the trials beside the other runs)")
+    sweeper.add_argument("--json", action="store_true", help="print the sweep's summary as one JSON object")
+    sweeper.set_defaults(handler=cmd_sweep)
 
     push = sub.add_parser("push", help="upload a finished run's model, model card and metrics to the Hugging Face Hub")
     push.add_argument("run", help="a run folder, or the name of a run in $FINETUNE_RUNS_DIR")

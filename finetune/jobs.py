@@ -58,6 +58,12 @@ def _refuse_second_run(owner: str | None) -> None:
     """One queued or live run per owner: a double click or a repeated call must not start a second one."""
     if not owner:
         return
+    from finetune import sweep
+
+    active = sweep.owner_active(owner)
+    if active:
+        raise runs.RunError(f"your sweep {active} is running: stop it, or wait for it to end, before starting another "
+                            "run or sweep")
     for run_dir in runs.list_runs():
         if runs.owned(run_dir) and runs.is_owner(run_dir, owner):
             state = _state(run_dir)
@@ -145,8 +151,11 @@ def _launch(run_dir: Path) -> None:
 def start_scheduler() -> None:
     """The app's background loop: queued runs (also those left by a previous app) start as slots free up."""
     def loop():
+        from finetune import sweep
+
         while True:
             try:
+                sweep.advance_all()  # a sweep's next trial is queued (or a lagging one pruned) before slots are given
                 schedule()
             except Exception as err:  # noqa: BLE001 - a bad run folder must not end the loop that serves the others
                 print(f"scheduler: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
@@ -162,16 +171,21 @@ def stop(run_dir: Path, owner: str | None = None) -> None:
     """Ask a live run to save a checkpoint and end as stopped; one still starting up is ended at once, and a queued
     one leaves the queue."""
     _require_owner(run_dir, owner)
+    halt(run_dir)
+
+
+def halt(run_dir: Path, reason: str = "") -> None:
+    """stop() without the owner's check, for the app's own decisions (a sweep stopped or pruning a trial)."""
     with _lock:
         state = _state(run_dir)
         if state is RunState.QUEUED:
             (Path(run_dir) / runs.QUEUE_FILE).unlink()
             runs.append_event(run_dir, "status", status=Transition.STOPPED,
-                              reason="taken out of the queue before it began")
+                              reason=reason or "taken out of the queue before it began")
             return
     if state not in LIVE:
         raise runs.RunError(f"run {run_dir.name} is {state}, not running: nothing to stop")
-    runs.request_stop(run_dir)
+    runs.request_stop(run_dir, reason)
     if state is RunState.STARTING:  # the CLI clears STOP when training begins; SIGTERM reaches it in either phase
         try:
             os.kill(int((Path(run_dir) / runs.PID_FILE).read_text()), signal.SIGTERM)

@@ -26,9 +26,10 @@ PID_START_FILE = "pid.start"  # "PID START": the process's start time, so a reus
 OWNER_FILE = "owner"  # sha256 of the owner's token: who may stop, resume or delete the run from the app
 QUEUE_FILE = "QUEUED"  # present while the run waits for a free training slot: the enqueue time and what to launch
 LOG_FILE = "output.log"  # the training process's stdout and stderr when the app starts it
+TRIAL_FILE = "trial.json"  # in a sweep's trial: which sweep and trial it is (finetune/sweep.py)
 # What the app writes into a new run folder before the CLI starts (config.json too: a queued run must survive a
 # restart).
-LAUNCH_FILES = {LOG_FILE, PID_FILE, PID_START_FILE, EVENTS_FILE, OWNER_FILE, QUEUE_FILE, CONFIG_FILE}
+LAUNCH_FILES = {LOG_FILE, PID_FILE, PID_START_FILE, EVENTS_FILE, OWNER_FILE, QUEUE_FILE, CONFIG_FILE, TRIAL_FILE}
 CHECKPOINTS_DIR = "checkpoints"
 # Written (fsynced) into checkpoint-N once every process has finished writing it: a folder without it is a save cut
 # short.
@@ -231,9 +232,18 @@ def log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(line.split("\r")[-1] for line in text.rstrip("\n").split("\n")[-lines:])
 
 
-def request_stop(run_dir: Path) -> None:
-    """Ask a running training to save a checkpoint and end as 'stopped' at its next step."""
-    (Path(run_dir) / STOP_FILE).touch()
+def request_stop(run_dir: Path, reason: str = "") -> None:
+    """Ask a running training to save a checkpoint and end as 'stopped' at its next step; `reason` is what its
+    'stopped' event will say (a sweep pruning it, say)."""
+    (Path(run_dir) / STOP_FILE).write_text(reason)
+
+
+def stop_reason(run_dir: Path) -> str | None:
+    """What the stop request says of why, if anything."""
+    try:
+        return (Path(run_dir) / STOP_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def stop_requested(run_dir: Path) -> bool:

@@ -13,6 +13,7 @@ from finetune.tasks import METRIC_KEYS, METRIC_NAMES
 
 CURVE_SERIES = {"log": [("loss", "training loss")],
                 "eval": [("loss", "validation loss"), *((k, f"validation {name}") for k, name in METRIC_NAMES.items())]}
+EARLY_STOP, BEST_KEPT = "stopped early here", "best model (kept)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,8 @@ class RunStatus:
     revision: str
     # Resumed with dropout on: its masks after the resume differ from an uninterrupted run's (README: stop and resume).
     resumed_with_dropout: bool = False
+    # Early stopping ended it: where (step, epoch), on which metric, the best figure and the step it was kept from.
+    early_stop: dict | None = None
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self), "state": str(self.state)}
@@ -113,6 +116,8 @@ def status_of(run_dir: Path) -> RunStatus:
         revision=f"{state}:{position}:{sizes[0]}:{sizes[1]}",
         resumed_with_dropout=bool(config) and config.dropout != 0 and any(
             e["type"] == "status" and e["status"] == "resumed" for e in events),
+        early_stop=next(({k: v for k, v in e.items() if k not in ("time", "type")} for e in events
+                         if e["type"] == "early_stop"), None),
     )
 
 
@@ -132,4 +137,12 @@ def loss_curve(run_dir: Path) -> list[dict]:
             if event.get(key) is not None:
                 points[(name, event["step"])] = event[key]
     by_step = sorted(points.items(), key=lambda point: point[0][1])
-    return [{"step": step, "value": value, "series": name} for (name, step), value in by_step]
+    curve = [{"step": step, "value": value, "series": name} for (name, step), value in by_step]
+    stopped = next((e for e in runs.read_events(run_dir)[0] if e["type"] == "early_stop"), None)
+    if stopped and curve:
+        # Two vertical lines from 0 to the top of the chart: where early stopping ended the run, and the step whose
+        # weights it kept.
+        top = max(p["value"] for p in curve)
+        for name, step in ((EARLY_STOP, stopped["step"]), (BEST_KEPT, stopped["best_step"])):
+            curve += [{"step": step, "value": 0.0, "series": name}, {"step": step, "value": top, "series": name}]
+    return curve

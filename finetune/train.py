@@ -524,7 +524,8 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started
     if callback.stopped:
-        record(run_dir, "status", status="stopped", step=trainer.state.global_step, reason=_signalled["reason"],
+        record(run_dir, "status", status="stopped", step=trainer.state.global_step,
+               reason=_signalled["reason"] or runs.stop_reason(run_dir),
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         return {}
     if trainer.is_world_process_zero():

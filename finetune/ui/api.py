@@ -1,8 +1,8 @@
-"""The endpoints for gradio_client: /predict, /tokenize, /train, /status, /stop, /resume, /delete, /runs, and the
-explain views' /explain, /attention and /counterfactual."""
+"""The endpoints for gradio_client: /predict, /tokenize, /train, /sweep, /status, /sweep_status, /stop, /resume,
+/delete, /runs, and the explain views' /explain, /attention and /counterfactual."""
 import gradio as gr
 
-from finetune import jobs, runs
+from finetune import jobs, runs, sweep
 from finetune.access import check_data, check_model
 from finetune.config import RunConfig
 from finetune.models import load_tokenizer
@@ -52,6 +52,24 @@ def train(model: str = "bundled", data: str = "sample", preset: str = "demo", se
 
 
 @user_errors
+def sweep_runs(model: str = "bundled", data: str = "sample", preset: str = "demo", settings: dict | None = None,
+               space: dict | None = None, owner: str = "") -> dict:
+    """Queue a sweep: `space` is {"grid": {setting: [values]}} and/or {"search": {setting: {"low", "high", "log"}},
+    "trials": N}; every trial is a run of the preset and `settings` with the trial's values. Returns the sweep's name,
+    its first runs and the owner token that /stop needs."""
+    owner = owner or runs.new_owner_token()
+    config = RunConfig.from_preset(preset, model=check_model(model), data=check_data(data), **(settings or {}))
+    folder = sweep.create(config, sweep.Space.from_dict(space or {}), owner=owner)
+    return {"sweep": folder.name, "runs": [t["run"] for t in sweep.read(folder)["trials"]], "owner": owner}
+
+
+@user_errors
+def sweep_status(name: str) -> dict:
+    """The sweep's state, its trials table (settings, state, main metric, seconds, run; the best marked) and best."""
+    return sweep.summary(sweep.read(sweep.find_sweep(name)))
+
+
+@user_errors
 def status(run: str) -> dict:
     """The run's state (queued with its queue_position, starting, running, ...), step, max_steps, epoch, latest loss,
     evaluations, final metrics and ETA."""
@@ -60,7 +78,10 @@ def status(run: str) -> dict:
 
 @user_errors
 def stop(run: str, owner: str = "") -> dict:
-    """Ask the run to save a checkpoint and stop (a queued one leaves the queue); returns its status."""
+    """Ask the run to save a checkpoint and stop (a queued one leaves the queue); returns its status. Given a sweep's
+    name, the sweep stops (its live trial too, its queued ones leave the queue); returns the sweep's status."""
+    if sweep.is_sweep(run):
+        return sweep.summary(sweep.stop(sweep.find_sweep(run), owner=owner))
     jobs.stop(runs.find_run(run), owner=owner)
     return status_of(runs.find_run(run)).to_dict()
 
@@ -93,6 +114,7 @@ def create_api() -> None:
     gr.api(tokenize, api_name="tokenize", **INFERENCE)
     for fn in (explain, attention, counterfactual):
         gr.api(fn, api_name=fn.__name__, **INFERENCE)
-    for fn in (train, status, stop, resume, delete):
+    for fn in (train, status, stop, resume, delete, sweep_status):
         gr.api(fn, api_name=fn.__name__)
+    gr.api(sweep_runs, api_name="sweep")
     gr.api(list_runs, api_name="runs")

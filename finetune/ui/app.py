@@ -3,6 +3,7 @@ import gradio as gr
 
 from finetune.access import queue_size
 from finetune.ui.api import create_api
+from finetune.ui.compare import create_compare_tab, sweep_choices
 from finetune.ui.data import create_data_tab
 from finetune.ui.evaluate import create_evaluate_tab
 from finetune.ui.explain import create_explain_tab, link_playground
@@ -27,10 +28,15 @@ def build_app() -> gr.Blocks:
             tokens = create_tokens_tab(app)
             train = create_train_tab(app, owner)
             create_evaluate_tab(app)
+            compare = create_compare_tab(app, owner)
             playground = create_playground_tab(app)
             explain = create_explain_tab(app)
         # The Playground's "Explain this answer" opens the Explain tab on the same run and pair.
         link_playground(playground, explain, tabs)
+        # A sweep started in the Train tab opens the Compare tab on it.
+        train.sweep_started.change(lambda name: (gr.update(choices=sweep_choices(), value=name),
+                                                 gr.Tabs(selected="compare")),
+                                   train.sweep_started, [compare.pick, tabs], api_visibility="private")
         # The data loaded in the Data tab is what Train trains on and what Tokens batches.
         data.source.change(lambda source: (source, source), data.source, [train.data, tokens.source],
                            api_visibility="private")

@@ -10,16 +10,16 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import FinetuneError, jobs, runs
+from finetune import FinetuneError, jobs, runs, sweep
 from finetune.access import check_data, check_model
 from finetune.config import DETECTED, PRESETS, RunConfig, hyperparameters, value_kind
 from finetune.device import resolve_hardware
 from finetune.eta import in_words
 from finetune.runs import WAITING_OR_LIVE, RunState
 from finetune.snippet import training_code
-from finetune.status import RunStatus, loss_curve, status_of
+from finetune.status import BEST_KEPT, EARLY_STOP, RunStatus, loss_curve, status_of
 from finetune.tasks import KNOWN as KNOWN_TASKS
-from finetune.tasks import figures_text
+from finetune.tasks import METRIC_NAMES, figures_text
 from finetune.ui.common import gradio_temp_dir, run_choices, user_errors
 
 EXPLAIN = """
@@ -35,11 +35,13 @@ PRESET_INFO = ("course: the chapter's recipe (TrainingArguments defaults) · def
 CURVE_TYPES = {"step": "int64", "value": "float64", "series": "str"}  # numeric axes from the very first (empty) draw
 CURVE_COLORS = {"training loss": "#2563eb", "validation loss": "#f97316", "validation accuracy": "#16a34a",
                 "validation F1": "#9333ea", "validation macro F1": "#9333ea", "validation Matthews corr.": "#16a34a",
-                "validation Pearson": "#16a34a", "validation Spearman": "#9333ea"}
+                "validation Pearson": "#16a34a", "validation Spearman": "#9333ea", EARLY_STOP: "#dc2626",
+                BEST_KEPT: "#111827"}
 CURVE_CAPTION = ("<small>x: training step · <b style='color:#2563eb'>training loss</b> · "
                  "<b style='color:#f97316'>validation loss</b> · <b style='color:#16a34a'>validation accuracy</b> "
                  "(Matthews or Pearson correlation for CoLA or a score) · <b style='color:#9333ea'>validation F1</b> "
-                 "(macro F1, or Spearman)</small>")
+                 "(macro F1, or Spearman) · early stopping: <b style='color:#dc2626'>where it stopped</b> and "
+                 "<b style='color:#111827'>the step whose model it kept</b></small>")
 WIDGET_IDS = {"device": "train-device"}
 # Own data's columns and labels, as the form asks for them; empty: detected from the data.
 OWN_DATA = {"text_columns": "sentence1,sentence2 · or text", "label_column": "label", "labels": "negative,positive"}
@@ -128,6 +130,36 @@ def find_rate(settings: dict):
     words += (f"**Suggested learning rate: {rate:.2g}** (the steepest fall of the loss)." if rate else
               "The loss never fell: no suggestion (a model that learns nothing from this data at any rate here).")
     return curve, words, gr.update(visible=bool(rate)), float(f"{rate:.2g}") if rate else None
+
+
+SWEEP = ("A sweep trains one run per value of a setting (or per combination of two settings' values), one after "
+         "another through the training queue, and lays them side by side in the **Compare** tab. Values separated by "
+         "commas make a grid; a range `LOW:HIGH` (`:log` for a learning rate) is searched by Optuna for the number of "
+         "trials given: it proposes each trial's value from the figures of the earlier ones, and stops (prunes) a "
+         "trial whose validation is below the others' median at an epoch. Every other setting comes from the form.")
+
+
+def sweep_plan(settings: dict, setting: str, values: str, second: str, second_values: str, trials) -> str:
+    """What the sweep will be before it begins: how many runs and about how long here, or why it cannot be."""
+    try:
+        space = sweep.space_from_form(setting, values, second, second_values, trials)
+        _, said = sweep.estimate(form_config(settings).normalized(), space)
+    except FinetuneError as err:
+        return f"⚠ {err}"
+    return said[0].upper() + said[1:] + "."
+
+
+@user_errors
+def start_sweep(token: str | None, settings: dict, setting: str, values: str, second: str, second_values: str,
+                trials):
+    token = session_token(token)
+    space = sweep.space_from_form(setting, values, second, second_values, trials)
+    config = form_config(settings)
+    check_model(config.model)
+    check_data(config.data)
+    folder = sweep.create(config, space, owner=token)
+    gr.Info(f"Sweep {folder.name}: {space.count()} runs queued one after another; follow them in the Compare tab")
+    return folder.name, token
 
 
 @user_errors
@@ -242,6 +274,12 @@ def overfitting_words(status: RunStatus) -> str:
     """A note when validation got worse after its best epoch: the model is fitting its training data too closely."""
     from finetune.report import overfitting
 
+    stopped = status.early_stop
+    if stopped:
+        return (f"\n\n**Stopped early at step {stopped['step']}** (epoch {stopped['epoch']:.2f}): validation "
+                f"{METRIC_NAMES.get(stopped['metric'], stopped['metric'])} did not improve for {stopped['patience']} "
+                f"evaluations. The model kept is the best one, {stopped['best']:.4f} at step {stopped['best_step']} "
+                "(the red and black lines on the curve).")
     seen = overfitting(status.evaluations)
     if not seen:
         return ""
@@ -351,6 +389,24 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                     found_words = gr.Markdown(elem_id="lr-find-result")
                     use_button = gr.Button("Use the suggested rate", visible=False, elem_id="lr-find-use")
                     suggested = gr.State(None)
+                with gr.Accordion("Sweep: several runs, a setting varied", open=False):
+                    gr.Markdown(SWEEP)
+                    names = list(sweep.sweepable())
+                    with gr.Row():
+                        sweep_setting = gr.Dropdown(names, value="learning_rate", label="Setting", scale=1,
+                                                    elem_id="sweep-setting")
+                        sweep_values = gr.Textbox("5e-5, 1e-4, 2e-4, 4e-4", label="Values, or a range LOW:HIGH[:log]",
+                                                  scale=2, elem_id="sweep-values")
+                    with gr.Row():
+                        sweep_second = gr.Dropdown([sweep.NO_SECOND, *names], value=sweep.NO_SECOND,
+                                                   label="Second setting", scale=1, elem_id="sweep-second")
+                        sweep_second_values = gr.Textbox("", label="Its values (every combination is run)", scale=2,
+                                                         elem_id="sweep-second-values")
+                    sweep_trials = gr.Number(6, label="Trials (for a range)", precision=0, minimum=2,
+                                             elem_id="sweep-trials-count")
+                    plan = gr.Markdown(elem_id="sweep-plan")
+                    sweep_button = gr.Button("Start the sweep", elem_id="sweep-start")
+                    sweep_started = gr.State(None)
                 with gr.Accordion("Settings as a file: a run's config.json, to keep, share or load", open=False):
                     with gr.Row():
                         settings_upload = gr.File(label="Load settings into the form (a run's config.json)",
@@ -406,7 +462,13 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     settings_upload.upload(lambda path: {form[name]: value for name, value in settings_from_file(path).items()},
                            settings_upload, set(form.values()), api_visibility="private")
     settings_button.click(settings_of_run, run, settings_file, api_visibility="private")
+    sweep_inputs = [sweep_setting, sweep_values, sweep_second, sweep_second_values, sweep_trials]
+    gr.on([c.change for c in [*form.values(), *sweep_inputs]] + [app.load],
+          lambda values: sweep_plan(settings(values), *(values[c] for c in sweep_inputs)),
+          {*form.values(), *sweep_inputs}, plan, api_visibility="private", show_progress="hidden")
+    sweep_button.click(lambda values: start_sweep(values[token], settings(values), *(values[c] for c in sweep_inputs)),
+                       {token, *form.values(), *sweep_inputs}, [sweep_started, token], api_visibility="private")
     outputs = [status, progress, curve, log, stop_button, resume_button, delete_button, run, seen, timer]
     gr.on([timer.tick, run.change], poll, [run, seen, token], outputs, api_visibility="private", show_progress="hidden",
           concurrency_limit=None)
-    return SimpleNamespace(model=model, data=data, task=task, run=run)
+    return SimpleNamespace(model=model, data=data, task=task, run=run, sweep_started=sweep_started)
