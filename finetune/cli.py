@@ -251,6 +251,7 @@ def cmd_sweep(args) -> int:
 
     config = config_from_args(args)
     space = sweep.Space.parse(args.grid, args.search, args.trials)
+    config = sweep.check_trials(config, space)
     folder = Path(args.output_dir).resolve() if args.output_dir else None
     if folder is not None:
         if folder.exists() and any(folder.iterdir()):

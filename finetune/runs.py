@@ -74,6 +74,7 @@ LIVE = frozenset({RunState.STARTING, RunState.RUNNING})
 WAITING_OR_LIVE = LIVE | {RunState.QUEUED}
 RESUMABLE = frozenset({RunState.STOPPED, RunState.INTERRUPTED, RunState.FAILED})
 ENDED = frozenset({Transition.STOPPED, Transition.INTERRUPTED, Transition.FAILED, Transition.FINISHED})
+APP_ENDED = "the app that started this training ended"  # why a child whose app died stopped itself
 GONE = "the training process is gone (killed, or the machine restarted) before it could finish"
 
 

@@ -23,7 +23,7 @@ SWEEPS_DIR = "sweeps"  # under the runs folder: the app's sweeps; their trials a
 JOURNAL_FILE = "optuna.journal"  # the Optuna study, on disk so that any process can carry the search on
 MAX_TRIALS_ENV = "FINETUNE_MAX_TRIALS"
 DEFAULT_MAX_TRIALS = 16
-RESUMES_PER_TRIAL = 1  # a trial interrupted (its process killed, the app restarted) continues once from its checkpoint
+RESUMES_PER_TRIAL = 2  # a trial cut short (its process killed, its app gone) goes on from its checkpoint, twice at most
 RUNNING, FINISHED, STOPPED = "running", "finished", "stopped"
 PRUNED = "pruned"  # a trial's state in sweep.json when the sweep stopped it for being behind
 WAITING = {state.value for state in WAITING_OR_LIVE} | {RunState.NEW.value}
@@ -67,7 +67,8 @@ def _value(f, text):
         else:
             value = kind(float(text)) if kind is int and float(text) == int(float(text)) else kind(text)
     except (KeyError, ValueError, TypeError):
-        raise SweepError(f"{f.name}: {text!r} is not a {kind.__name__}") from None
+        said = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a text")
+        raise SweepError(f"{f.name}: {text!r} is not {said}") from None
     fault = _check(f, value)
     if fault:
         raise SweepError(fault)
@@ -238,14 +239,21 @@ def trial_of(run_dir: Path) -> dict | None:
 
 # ---------------------------------------------------------------------------------------------------------- start
 
+def check_trials(base: RunConfig, space: Space) -> RunConfig:
+    """Refuse, before anything starts, a model or data that is not there and a trial's settings out of bounds (a
+    batch size above max train samples); return the base settings normalized."""
+    base = base.normalized()
+    jobs._check_sources(base)
+    for settings in space.grid_settings() if not space.search else [_corner(space, "low"), _corner(space, "high")]:
+        trial_config(base, settings)
+    return base
+
+
 def create(base: RunConfig, space: Space, owner: str | None = None, folder: Path | None = None,
            runs_root: Path | None = None) -> Path:
     """A new sweep folder (sweep.json, and the Optuna study for a search), every trial's settings checked first; its
     first trials queued at once."""
-    base = base.normalized()
-    jobs._check_sources(base)
-    for settings in space.grid_settings() if not space.search else [_corner(space, "low"), _corner(space, "high")]:
-        trial_config(base, settings)  # a combination out of bounds (batch size above max train samples) is refused now
+    base = check_trials(base, space)
     with jobs._lock:
         jobs._refuse_second_run(owner)
         if folder is None:
@@ -366,7 +374,10 @@ def advance(sweep_dir: Path) -> dict:
             trial.update(facts)
             state = RunState(trial["state"])
             resumes = trial.get("resumes", 0)
-            if (doc["state"] == RUNNING and state is RunState.INTERRUPTED and resumes < RESUMES_PER_TRIAL
+            # Cut short by no one's choice (its process killed, or its app gone): it goes on from its checkpoint.
+            cut_short = state is RunState.INTERRUPTED or (
+                state is RunState.STOPPED and facts["reason"] == runs.APP_ENDED)
+            if (doc["state"] == RUNNING and cut_short and resumes < RESUMES_PER_TRIAL
                     and runs.last_checkpoint(run_dir) is not None):
                 runs.enqueue(run_dir, resume=True)
                 trial["resumes"] = resumes + 1

@@ -39,7 +39,7 @@ def _watch_parent(parent: int) -> None:
     started = runs.process_start(parent)
     while started is not None and runs.process_start(parent) == started:
         time.sleep(0.25)  # a quarter second: a tiny model trains dozens of steps per second
-    _signalled["reason"] = "the app that started this training ended"
+    _signalled["reason"] = runs.APP_ENDED
     _signalled["stop"] = True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from finetune import FinetuneError, runs, sweep
@@ -60,6 +61,8 @@ def trials_frame(doc: dict) -> pd.DataFrame:
     rows = sweep.trials_table(doc)
     for row in rows:
         row["best"] = "★" if row["best"] else ""
+        if row[doc["main_metric"]] is not None:
+            row[doc["main_metric"]] = round(row[doc["main_metric"]], 4)
     columns = ["best", "trial", *doc["space"]["grid"], *doc["space"]["search"], "state", doc["main_metric"],
                "seconds", "run"]
     return pd.DataFrame(rows, columns=columns)
@@ -84,8 +87,12 @@ def show_sweep(name: str | None, token: str | None, chosen: list[str] | None = N
     plot = gr.update(visible=False)
     if points and points[1]:
         setting, rows = points
-        plot = gr.update(value=pd.DataFrame(rows), x=setting, y=doc["main_metric"], color="state", visible=True,
-                         x_title=setting, y_title=f"validation {METRIC_NAMES.get(doc['main_metric'])}")
+        frame = pd.DataFrame(rows)
+        if setting == "learning_rate":  # rates are tried a factor apart: equal steps on a log axis
+            setting = "log10 learning_rate"
+            frame[setting] = np.log10(frame["learning_rate"])
+        plot = gr.update(value=frame, x=setting, y=doc["main_metric"], color="state", visible=True, x_title=setting,
+                         y_title=f"validation {METRIC_NAMES.get(doc['main_metric'])}")
     running = doc["state"] == sweep.RUNNING
     trial_runs = [t["run"] for t in doc["trials"]]
     if chosen is None or set(trial_runs) - set(chosen):  # a sweep just picked, or a new trial begun
@@ -135,16 +142,16 @@ def create_compare_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespac
         words = gr.Markdown(elem_id="sweep-status")
         trials = gr.Dataframe(None, label="Trials (click a column's name to sort by it)", interactive=False,
                               elem_id="sweep-trials")
-        by_setting = gr.ScatterPlot(None, x="x", y="y", visible=False, height=300, elem_id="sweep-setting-plot",
+        by_setting = gr.ScatterPlot(None, x="x", y="y", visible=False, elem_id="sweep-setting-plot",
                                     label="The main metric against the setting varied, one point per trial")
         with gr.Row():
             chosen = gr.Dropdown(label="Runs to overlay (a sweep's trials, or any runs)", multiselect=True, choices=[],
                                  allow_custom_value=True, scale=4, elem_id="compare-runs")
             x_axis = gr.Radio(list(X_AXES), value="step", label="x axis", scale=1, elem_id="compare-x")
         with gr.Row():
-            loss_plot = gr.LinePlot(None, x="step", y="training loss", color="run", visible=False, height=360,
+            loss_plot = gr.LinePlot(None, x="step", y="training loss", color="run", visible=False,
                                     label="Training loss", elem_id="compare-loss")
-            metric_plot = gr.LinePlot(None, x="step", y="validation F1", color="run", visible=False, height=360,
+            metric_plot = gr.LinePlot(None, x="step", y="validation F1", color="run", visible=False,
                                       label="Validation, the task's main metric", elem_id="compare-metric")
         timer = gr.Timer(2.0, active=False)  # on while the chosen sweep runs
 
@@ -153,7 +160,8 @@ def create_compare_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespac
         names = [n for _, n in choices]
         return gr.update(choices=choices, value=name if name in names else (names[0] if names else None))
 
-    gr.on([tab.select, app.load], lists, pick, pick, api_visibility="private")
+    # On opening the tab, not on the page's load: a chart first drawn in a hidden tab is drawn without its size.
+    tab.select(lists, pick, pick, api_visibility="private")
     sweep_outputs = [words, trials, by_setting, chosen, stop_button, timer]
     pick.change(show_sweep, [pick, token], sweep_outputs, api_visibility="private", show_progress="hidden")
     timer.tick(tick, [pick, token, chosen, x_axis], [*sweep_outputs, loss_plot, metric_plot],

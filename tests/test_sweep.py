@@ -1,0 +1,98 @@
+"""Sweeps from the command line: a grid of two settings, an Optuna search over a range, the sweep.json they leave,
+and every kind of bad space refused in one line with nothing started."""
+import json
+
+import pytest
+from test_cli import run_main
+
+from finetune import runs, sweep
+
+TINY = ["--data", "sample", "--epochs", "1", "--max-train-samples", "64", "--max-eval-samples", "32",
+        "--precision", "fp32"]
+
+
+def test_a_two_setting_grid_runs_every_combination_and_marks_the_best(capsys, tiny_bert, tmp_path):
+    folder = tmp_path / "grid"
+    code, out, err = run_main(capsys, "sweep", "--model", tiny_bert, *TINY, "--grid", "learning_rate=1e-4,1e-3",
+                              "--grid", "batch_size=16,32", "--output-dir", folder)
+    assert code == 0, err
+    doc = json.loads((folder / sweep.SWEEP_FILE).read_text())
+    assert doc["kind"] == "grid" and doc["state"] == "finished" and doc["total"] == 4 and doc["main_metric"] == "f1"
+    assert [t["settings"] for t in doc["trials"]] == [
+        {"learning_rate": 1e-4, "batch_size": 16}, {"learning_rate": 1e-4, "batch_size": 32},
+        {"learning_rate": 1e-3, "batch_size": 16}, {"learning_rate": 1e-3, "batch_size": 32}]
+    for trial in doc["trials"]:
+        run_dir = folder / trial["run"]
+        config = json.loads((run_dir / runs.CONFIG_FILE).read_text())
+        assert {k: config[k] for k in trial["settings"]} == trial["settings"]  # each trial ran its own settings
+        assert config["epochs"] == 1 and config["max_train_samples"] == 64  # and the flags given for all
+        metrics = runs.read_metrics(run_dir)
+        assert trial["state"] == "finished" and trial["value"] == metrics["final"]["f1"] and trial["seconds"] > 0
+        assert json.loads((run_dir / runs.TRIAL_FILE).read_text())["trial"] == trial["number"]
+    best = max(doc["trials"], key=lambda t: t["value"])
+    assert doc["best"] == best["number"]
+    assert f"best (*): trial {best['number'] + 1}, f1 {best['value']:.4f}" in out
+    assert out.count(" finished ") == 4 and "trial 4/4 finished" in err
+
+
+def test_a_search_asks_optuna_for_each_trial_within_the_range(capsys, tiny_bert, tmp_path):
+    folder = tmp_path / "search"
+    code, out, err = run_main(capsys, "sweep", "--model", tiny_bert, *TINY, "--batch-size", "16",
+                              "--search", "learning_rate=1e-5:1e-2:log", "--trials", "3", "--output-dir", folder,
+                              "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["kind"] == "optuna" and summary["state"] == "finished" and summary["made"] == summary["total"] == 3
+    rates = [row["learning_rate"] for row in summary["trials"]]
+    assert all(1e-5 <= rate <= 1e-2 for rate in rates) and len(set(rates)) == 3  # three different proposals
+    import optuna
+
+    study = optuna.load_study(study_name=folder.name, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / sweep.JOURNAL_FILE))))
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3  # each trial's figure told to the study
+    assert [t.params["learning_rate"] for t in study.trials] == rates
+    assert [t.value for t in study.trials] == [row["f1"] for row in summary["trials"]]
+    assert summary["best"]["f1"] == max(t.value for t in study.trials)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--grid", "learning_rate=1e-4"], "learning_rate: a grid needs at least two different values"),
+    (["--grid", "learning_rate=1e-4,1e-4"], "learning_rate: a grid needs at least two different values"),
+    (["--grid", "colour=1,2"], "unknown setting 'colour' for a sweep; one of: epochs, learning_rate"),
+    (["--grid", "learning_rate=1e-4,2"], "learning rate must be between 0 and 1, got 2.0"),
+    (["--grid", "batch_size=16,64.5"], "batch_size: '64.5' is not a whole number"),
+    (["--search", "learning_rate=1e-3:1e-4", "--trials", "3"], "the range's low end (0.001) must be below its high"),
+    (["--search", "learning_rate=1e-4:1e-3"], "a search over a range needs a number of trials (--trials N)"),
+    (["--search", "learning_rate=1e-5:1e-3:log", "--trials", "40"], "40 trials asked, more than the limit of 16"),
+    (["--grid", "batch_size=16,128"], "batch size 128 is larger than the 64 training pairs kept"),
+    ([], "a sweep needs a setting to vary"),
+])
+def test_a_bad_space_is_refused_in_one_line_and_starts_nothing(capsys, tiny_bert, tmp_path, args, said):
+    code, out, err = run_main(capsys, "sweep", "--model", tiny_bert, *TINY, *args, "--output-dir", tmp_path / "s")
+    assert code == 2 and said in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_the_trial_limit_is_the_operators(capsys, tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.setenv(sweep.MAX_TRIALS_ENV, "3")
+    code, _, err = run_main(capsys, "sweep", "--model", tiny_bert, *TINY, "--grid", "learning_rate=1e-4,1e-3",
+                            "--grid", "batch_size=8,16", "--output-dir", tmp_path / "s")
+    assert code == 2 and "4 trials asked, more than the limit of 3 ($FINETUNE_MAX_TRIALS)" in err
+
+
+def test_the_estimate_comes_from_a_finished_run_of_the_same_model(tiny_run, tmp_path):
+    import shutil
+
+    from finetune.config import RunConfig
+
+    shutil.copytree(tiny_run, tmp_path / tiny_run.name)
+    config = json.loads((tiny_run / runs.CONFIG_FILE).read_text())
+    base = RunConfig(**config)
+    space = sweep.Space.parse(["learning_rate=1e-4,1e-3"])
+    seconds, said = sweep.estimate(base, space, tmp_path)
+    events = runs.read_events(tiny_run)[0]
+    began = next(e["time"] for e in events if e["type"] == "status" and e["status"] == "started")
+    one_run = events[-1]["time"] - began
+    assert seconds == pytest.approx(2 * one_run, rel=0.05)  # the same settings twice: twice that run's time
+    assert said.startswith("2 runs, about") and f"from the pace of run {tiny_run.name}" in said
+    assert sweep.estimate(RunConfig(model="another"), space, tmp_path)[0] is None
