@@ -64,12 +64,11 @@ def metric_title(metric: str) -> str:
 
 def setting_points(doc: dict) -> tuple[str, list[dict]] | None:
     """For a sweep that varies one setting: (the setting, a point per trial with a figure: its value, the main
-    metric, state, best); else None."""
+    metric, its name and state); else None."""
     varied = [*doc["space"]["grid"], *doc["space"]["search"]]
     if len(varied) != 1:
         return None
     name = varied[0]
     points = [{name: t["settings"][name], doc["main_metric"]: t["value"], "trial": f"t{t['number'] + 1}",
-               "state": "best" if t["number"] == doc.get("best") else t["state"]}
-              for t in doc["trials"] if t.get("value") is not None]
+               "state": t["state"]} for t in doc["trials"] if t.get("value") is not None]
     return name, points

@@ -24,6 +24,10 @@ a learning rate too high shows as a loss that stalls or climbs; one too low as a
 On one validation split, a difference of a point or two between trials is within what the seed alone changes.
 """
 
+# Tableau 10: one colour per run, the same run the same colour in both charts.
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+           "#bab0ac"]
+
 
 def sweep_choices() -> list[tuple[str, str]]:
     """(label, name) of the sweeps, newest first."""
@@ -91,7 +95,8 @@ def show_sweep(name: str | None, token: str | None, chosen: list[str] | None = N
         if setting == "learning_rate":  # rates are tried a factor apart: equal steps on a log axis
             setting = "log10 learning_rate"
             frame[setting] = np.log10(frame["learning_rate"])
-        plot = gr.update(value=frame, x=setting, y=doc["main_metric"], color="state", visible=True, x_title=setting,
+        # No colour by state: a chart's colour scale is fixed at its first draw, and a state seen later would not show.
+        plot = gr.update(value=frame, x=setting, y=doc["main_metric"], visible=True, x_title=setting,
                          y_title=f"validation {METRIC_NAMES.get(doc['main_metric'])}")
     running = doc["state"] == sweep.RUNNING
     trial_runs = [t["run"] for t in doc["trials"]]
@@ -106,12 +111,13 @@ def show_sweep(name: str | None, token: str | None, chosen: list[str] | None = N
 
 def tick(name: str | None, token: str | None, chosen: list[str] | None, x: str):
     """While the sweep runs: its table anew, and the curves with their newest points."""
-    return *show_sweep(name, token, chosen or []), *show_curves(chosen, x)
+    return *show_sweep(name, token, chosen or []), *show_curves(chosen, x)[:2]
 
 
 @user_errors
-def show_curves(names: list[str] | None, x: str):
-    """The chosen runs' training loss and validation main metric, overlaid, against step or epoch."""
+def show_curves(names: list[str] | None, x: str, drawn: str | None = None, again: bool = False):
+    """The chosen runs' training loss and validation main metric, overlaid, against step or epoch; and what they
+    show (the axis and the runs), for redraw()."""
     found = []
     for name in names or []:
         try:
@@ -120,8 +126,29 @@ def show_curves(names: list[str] | None, x: str):
             continue  # deleted since it was listed
     loss, validation, metric = curves(found)
     title = metric_title(metric)
-    return (gr.update(value=_frame(loss, x, "training loss"), x=x, y="training loss", visible=bool(loss)),
-            gr.update(value=_frame(validation, x, title), x=x, y=title, visible=bool(validation)))
+    labels = list(dict.fromkeys(p["run"] for p in loss + validation))
+    color = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}  # a run's colour in both charts
+    in_loss, in_validation = (list(dict.fromkeys(p["run"] for p in points)) for points in (loss, validation))
+    shown = "|".join([x, *in_loss, "/", *in_validation])
+    if again and shown == drawn:
+        return gr.skip(), gr.skip(), drawn
+
+    def colors(present: list[str]) -> dict:
+        # A chart's colour scale is set when it is drawn, and a new colour map redraws it: the map of the runs it
+        # shows, in reverse order on the second pass (a new map, so a redraw, over data that now holds every run).
+        return {label: color[label] for label in (reversed(present) if again else present)}
+
+    return (gr.update(value=_frame(loss, x, "training loss"), x=x, y="training loss", color_map=colors(in_loss),
+                      visible=bool(loss)),
+            gr.update(value=_frame(validation, x, title), x=x, y=title, color_map=colors(in_validation),
+                      visible=bool(validation)),
+            shown if again else drawn)
+
+
+def redraw(names: list[str] | None, x: str, drawn: str | None):
+    """The second pass after any change of the curves: the chart redrawn once more if its runs or axis changed,
+    because its first redraw took its colours from the data it held before (a run just added left out)."""
+    return show_curves(names, x, drawn, again=True)
 
 
 @user_errors
@@ -164,9 +191,13 @@ def create_compare_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespac
     tab.select(lists, pick, pick, api_visibility="private")
     sweep_outputs = [words, trials, by_setting, chosen, stop_button, timer]
     pick.change(show_sweep, [pick, token], sweep_outputs, api_visibility="private", show_progress="hidden")
+    drawn = gr.State(None)
+    curve_outputs = [loss_plot, metric_plot, drawn]
     timer.tick(tick, [pick, token, chosen, x_axis], [*sweep_outputs, loss_plot, metric_plot],
-               api_visibility="private", show_progress="hidden")
-    gr.on([chosen.change, x_axis.change], show_curves, [chosen, x_axis], [loss_plot, metric_plot],
-          api_visibility="private", show_progress="hidden")
+               api_visibility="private", show_progress="hidden").then(
+        redraw, [chosen, x_axis, drawn], curve_outputs, api_visibility="private", show_progress="hidden")
+    gr.on([chosen.change, x_axis.change], show_curves, [chosen, x_axis, drawn], curve_outputs,
+          api_visibility="private", show_progress="hidden").then(
+        redraw, [chosen, x_axis, drawn], curve_outputs, api_visibility="private", show_progress="hidden")
     stop_button.click(stop_sweep, [pick, token], None, api_visibility="private")
     return SimpleNamespace(pick=pick, tab=tab, runs=chosen)
