@@ -104,7 +104,8 @@ def test_a_sweep_from_the_page_overlays_its_trials_curves_as_they_come_and_marks
     assert table.count("★") == 1 and best["value"] == max(t["value"] for t in doc["trials"])
     assert "★ best so far: trial" in status.inner_text()
     page.wait_for_function("document.querySelectorAll('#sweep-setting-plot g.mark-symbol path').length === 3")
-    page.locator("#compare-x").get_by_label("epoch", exact=True).check()  # the same curves against epoch: trials of other batch sizes line up
+    # The same curves against epoch: trials of other batch sizes line up.
+    page.locator("#compare-x").get_by_label("epoch", exact=True).check()
     page.wait_for_function("[...document.querySelectorAll('#compare-loss text')].some(t => t.textContent === "
                            "'epoch')")
 
