@@ -274,7 +274,7 @@ def cmd_sweep(args) -> int:
                           f"{trial.get('seconds')} s  ({trial['run']})", file=sys.stderr, flush=True)
             if doc["state"] != sweep.RUNNING:
                 break
-            time.sleep(1.0)
+            time.sleep(0.5)  # often enough to prune a trial at its first evaluations
     except KeyboardInterrupt:
         print("stopping the sweep: its live trial saves a checkpoint", file=sys.stderr, flush=True)
         sweep.stop(sweep_dir)

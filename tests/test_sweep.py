@@ -96,3 +96,45 @@ def test_the_estimate_comes_from_a_finished_run_of_the_same_model(tiny_run, tmp_
     assert seconds == pytest.approx(2 * one_run, rel=0.05)  # the same settings twice: twice that run's time
     assert said.startswith("2 runs, about") and f"from the pace of run {tiny_run.name}" in said
     assert sweep.estimate(RunConfig(model="another"), space, tmp_path)[0] is None
+
+
+def test_a_search_prunes_a_trial_whose_validation_is_behind_the_median_at_an_epoch(capsys, tiny_bert, tmp_path):
+    # The tiny model answers 'equivalent' throughout, so a trial's F1 is set by how many validation pairs it keeps:
+    # searching that makes trials differ from their first evaluation on, and the later ones behind are pruned.
+    folder = tmp_path / "pruning"
+    code, out, err = run_main(capsys, "sweep", "--model", tiny_bert, "--data", "sample", "--epochs", "30",
+                              "--batch-size", "16", "--max-train-samples", "64", "--precision", "fp32",
+                              "--eval-steps", "2", "--search", "max_eval_samples=8:64", "--trials", "5",
+                              "--output-dir", folder)
+    assert code == 0, err
+    doc = json.loads((folder / sweep.SWEEP_FILE).read_text())
+    pruned = [t for t in doc["trials"] if t["state"] == "pruned"]
+    assert pruned and doc["trials"][0]["state"] == doc["trials"][1]["state"] == "finished"  # the first two set the bar
+    for trial in pruned:
+        run_dir = folder / trial["run"]
+        state, reason = runs.state_of(run_dir)
+        assert state is runs.RunState.STOPPED and reason.startswith("pruned by the sweep: validation f1")
+        evaluated = [e for e in runs.read_events(run_dir)[0] if e["type"] == "eval"]
+        assert len(evaluated) < 60 and runs.read_metrics(run_dir) is None  # it ended early, without a final model
+        earlier = [t for t in doc["trials"] if t["number"] < trial["number"] and t["state"] == "finished"]
+        assert evaluated[0]["f1"] < max(t["value"] for t in earlier)
+    assert doc["best"] not in {t["number"] for t in pruned}
+    import optuna
+
+    study = optuna.load_study(study_name=folder.name, storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / sweep.JOURNAL_FILE))))
+    assert [t.state.name for t in study.trials] == ["PRUNED" if t["state"] == "pruned" else "COMPLETE"
+                                                    for t in doc["trials"]]
+    assert " pruned " in out
+
+
+def test_a_sweep_starts_from_a_runs_config_file_with_flags_on_top(capsys, tiny_run, tmp_path):
+    folder = tmp_path / "from-file"
+    code, _, err = run_main(capsys, "sweep", "--config", tiny_run / runs.CONFIG_FILE, "--max-eval-samples", "16",
+                            "--grid", "learning_rate=1e-4,1e-3", "--output-dir", folder)
+    assert code == 0, err
+    base = json.loads((tiny_run / runs.CONFIG_FILE).read_text())
+    for trial in json.loads((folder / sweep.SWEEP_FILE).read_text())["trials"]:
+        config = json.loads((folder / trial["run"] / runs.CONFIG_FILE).read_text())
+        assert config == {**base, "max_eval_samples": 16, "learning_rate": trial["settings"]["learning_rate"],
+                          "processes": 1}  # recorded by the training as it began
