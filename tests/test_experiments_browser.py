@@ -1,7 +1,9 @@
-"""The learning-rate range test in the page (headless Chromium): the form's settings tested in a child process, the
-loss drawn against the rate, and the suggestion filling the form's learning rate in one click."""
+"""Experiments in the page (headless Chromium): the learning-rate range test filling the form, a run's settings
+downloaded and loaded back to the same figures, a sweep's curves overlaid as its trials come in, and early stopping
+drawn where it stopped."""
 import pytest
 import test_browser
+from conftest import wait_for
 from test_browser import CHROMIUM, choose_run, fill, open_hyperparameters, open_tab
 
 from finetune import runs
@@ -54,6 +56,18 @@ def test_a_runs_settings_download_and_load_back_into_the_form(page, app_server, 
     page.wait_for_function("field => field.value === '16'", arg=batch)
     assert float(page.get_by_label("Learning rate", exact=True).input_value()) == pytest.approx(1e-3)
     assert page.get_by_label("Max train samples (0: all)", exact=True).input_value() == "64"
+    # Trained again from the loaded form: the same run, so the same figures.
+    before = set(app_server.runs_dir.iterdir())
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function("() => document.querySelector('#train-run input').value.includes('queued') || "
+                           "document.querySelector('#train-run input').value.includes('start') || "
+                           "document.querySelector('#train-run input').value.includes('running')", timeout=60_000)
+    again = next(p for p in set(app_server.runs_dir.iterdir()) - before if runs.is_run_dir(p))
+    wait_for(again, lambda status: status.state not in runs.WAITING_OR_LIVE)
+    page.locator("#run-status").get_by_text("finished").wait_for()
+    same = ("accuracy", "f1")
+    assert {k: runs.read_metrics(again)["final"][k] for k in same} == {
+        k: runs.read_metrics(tiny_run)["final"][k] for k in same}
 
 
 def legend(page, selector: str) -> list[str]:
