@@ -499,8 +499,10 @@ def trials_table(doc: dict) -> list[dict]:
     """One row per trial: its settings, state, main metric, time and run; the best marked."""
     rows = []
     for t in doc["trials"]:
+        early = t.get("early_stop")
         row = {"trial": t["number"] + 1, **t["settings"], "state": t["state"], doc["main_metric"]: t.get("value"),
-               "seconds": t.get("seconds"), "run": t["run"], "best": t["number"] == doc.get("best")}
+               "seconds": t.get("seconds"), "run": t["run"], "best": t["number"] == doc.get("best"),
+               "stopped early": f"at step {early['step']}, kept step {early['best_step']}" if early else ""}
         rows.append(row)
     return rows
 
@@ -517,7 +519,7 @@ def summary(doc: dict) -> dict:
 
 def estimate(base: RunConfig, space: Space, root: Path | None = None) -> tuple[float | None, str]:
     """About how long the sweep takes on this machine: the pace of the latest finished run of the same model here
-    (wall time per training pair and epoch, evaluations included), times each trial's pairs and epochs."""
+    (wall time per pair trained, evaluations included), times each trial's pairs and epochs."""
     reference = None
     for run_dir in runs.list_runs(root):
         if runs.state_of(run_dir)[0] is not RunState.FINISHED:
@@ -527,7 +529,9 @@ def estimate(base: RunConfig, space: Space, root: Path | None = None) -> tuple[f
             events = runs.read_events(run_dir)[0]
             began = next((e["time"] for e in events if e["type"] == "status" and e["status"] == "started"), None)
             if began and not any(e["type"] == "status" and e["status"] == "resumed" for e in events):
-                pace = (events[-1]["time"] - began) / (metrics["train_rows"] * config.epochs)
+                # Per pair trained (steps x batch: a run that stopped early trained fewer than its epochs say).
+                trained = metrics.get("steps", 0) * config.batch_size * metrics.get("world_size", 1)
+                pace = (events[-1]["time"] - began) / (trained or metrics["train_rows"] * config.epochs)
                 same_batch = config.batch_size == base.batch_size
                 if reference is None or (same_batch and not reference[2]):
                     reference = (run_dir.name, pace, same_batch, metrics["train_rows"])

@@ -68,7 +68,7 @@ def trials_frame(doc: dict) -> pd.DataFrame:
         if row[doc["main_metric"]] is not None:
             row[doc["main_metric"]] = round(row[doc["main_metric"]], 4)
     columns = ["best", "trial", *doc["space"]["grid"], *doc["space"]["search"], "state", doc["main_metric"],
-               "seconds", "run"]
+               "seconds", "stopped early", "run"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -110,8 +110,9 @@ def show_sweep(name: str | None, token: str | None, chosen: list[str] | None = N
 
 
 def tick(name: str | None, token: str | None, chosen: list[str] | None, x: str):
-    """While the sweep runs: its table anew, and the curves with their newest points."""
-    return *show_sweep(name, token, chosen or []), *show_curves(chosen, x)[:2]
+    """While the sweep runs: its table anew, the sweeps' list (their progress), and the curves' newest points."""
+    return (*show_sweep(name, token, chosen or []), *show_curves(chosen, x)[:2],
+            gr.update(choices=sweep_choices()))
 
 
 @user_errors
@@ -175,11 +176,11 @@ def create_compare_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespac
             chosen = gr.Dropdown(label="Runs to overlay (a sweep's trials, or any runs)", multiselect=True, choices=[],
                                  allow_custom_value=True, scale=4, elem_id="compare-runs")
             x_axis = gr.Radio(list(X_AXES), value="step", label="x axis", scale=1, elem_id="compare-x")
-        with gr.Row():
-            loss_plot = gr.LinePlot(None, x="step", y="training loss", color="run", visible=False,
-                                    label="Training loss", elem_id="compare-loss")
-            metric_plot = gr.LinePlot(None, x="step", y="validation F1", color="run", visible=False,
-                                      label="Validation, the task's main metric", elem_id="compare-metric")
+        # One above the other, the page's width each: room for a legend of several runs' settings.
+        loss_plot = gr.LinePlot(None, x="step", y="training loss", color="run", visible=False,
+                                label="Training loss", elem_id="compare-loss")
+        metric_plot = gr.LinePlot(None, x="step", y="validation F1", color="run", visible=False,
+                                  label="Validation, the task's main metric", elem_id="compare-metric")
         timer = gr.Timer(2.0, active=False)  # on while the chosen sweep runs
 
     def lists(name: str | None):
@@ -193,7 +194,7 @@ def create_compare_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespac
     pick.change(show_sweep, [pick, token], sweep_outputs, api_visibility="private", show_progress="hidden")
     drawn = gr.State(None)
     curve_outputs = [loss_plot, metric_plot, drawn]
-    timer.tick(tick, [pick, token, chosen, x_axis], [*sweep_outputs, loss_plot, metric_plot],
+    timer.tick(tick, [pick, token, chosen, x_axis], [*sweep_outputs, loss_plot, metric_plot, pick],
                api_visibility="private", show_progress="hidden").then(
         redraw, [chosen, x_axis, drawn], curve_outputs, api_visibility="private", show_progress="hidden")
     gr.on([chosen.change, x_axis.change], show_curves, [chosen, x_axis, drawn], curve_outputs,
