@@ -5,7 +5,9 @@ long that took, and, where the app offers real MRPC (a copy under $FINETUNE_DATA
 Evaluate tab; so the Train, Evaluate, Playground and Explain tabs show a real run. `... URL explain` takes only the
 Explain tab's, against an app that has a finished run. `... URL tasks` takes the single-sentence task's: the bundled
 sentiment sample loaded in the Data tab and trained from the Train form with the demo preset, then its Evaluate and
-Playground tabs. Needs Debian's chromium and the playwright package.
+Playground tabs. `... URL sweep` takes the Compare tab's: a 4-trial learning-rate sweep of the bundled model on the
+sample with the demo preset and early stopping (patience 2), started from the Train form (about five minutes). Needs
+Debian's chromium and the playwright package.
 """
 import re
 import sys
@@ -67,7 +69,31 @@ def shoot_tasks(page) -> None:
     shoot(page, "task-playground")
 
 
-def main(url: str, only_explain: bool = False, only_tasks: bool = False) -> None:
+def shoot_sweep(page) -> None:
+    """A learning-rate sweep from the Train form, followed in the Compare tab to its end."""
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("radio", name="demo").check()
+    page.get_by_text("Hyperparameters: the preset fills them in").click()
+    epochs = page.get_by_label("Epochs", exact=True).element_handle()
+    page.wait_for_function("field => field.value === '5'", arg=epochs)  # the preset's values are in: edit on top
+    patience = page.get_by_label("Early stopping patience (0: off)", exact=True)
+    patience.fill("2")
+    patience.press("Tab")
+    page.get_by_text("Sweep: several runs, a setting varied").click()
+    values = page.locator("#sweep-values textarea")
+    values.fill("5e-5, 1e-4, 2e-4, 4e-4")
+    values.press("Tab")
+    page.locator("#sweep-plan").get_by_text("4 runs").wait_for()
+    print(page.locator("#sweep-plan").inner_text())
+    started = time.monotonic()
+    page.get_by_role("button", name="Start the sweep").click()
+    page.locator("#sweep-status").get_by_text("finished").wait_for()
+    print(f"sweep: Start to finished in the page {time.monotonic() - started:.0f} s")
+    print(page.locator("#sweep-status").inner_text())
+    shoot(page, "sweep-compare")
+
+
+def main(url: str, only: str | None = None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -75,13 +101,16 @@ def main(url: str, only_explain: bool = False, only_tasks: bool = False) -> None
         page = browser.new_page(viewport={"width": 1400, "height": 2100})
         page.set_default_timeout(600_000)
         page.goto(url)
-        if only_explain:  # an app that has a finished run already (the README's shows one trained on real MRPC)
+        if only == "explain":  # an app that has a finished run already (the README's shows one trained on real MRPC)
             shoot_explain(page)
             browser.close()
             return
-        if only_tasks:
+        if only in ("tasks", "sweep"):
             page.get_by_text("num_rows: 1500").wait_for()
-            shoot_tasks(page)
+            if only == "tasks":
+                shoot_tasks(page)
+            else:
+                shoot_sweep(page)
             browser.close()
             return
         page.get_by_text("num_rows: 1500").wait_for()
@@ -120,5 +149,4 @@ def main(url: str, only_explain: bool = False, only_tasks: bool = False) -> None
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860", only_explain="explain" in sys.argv[2:],
-         only_tasks="tasks" in sys.argv[2:])
+    main(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:7860", sys.argv[2] if len(sys.argv) > 2 else None)

@@ -138,3 +138,18 @@ def test_a_sweep_starts_from_a_runs_config_file_with_flags_on_top(capsys, tiny_r
         config = json.loads((folder / trial["run"] / runs.CONFIG_FILE).read_text())
         assert config == {**base, "max_eval_samples": 16, "learning_rate": trial["settings"]["learning_rate"],
                           "processes": 1}  # recorded by the training as it began
+
+
+def test_a_search_on_the_bundled_model_trains_and_scores_each_trial(capsys, tmp_path):
+    folder = tmp_path / "bundled"
+    code, out, err = run_main(capsys, "sweep", "--model", "bundled", "--data", "sample", "--epochs", "1",
+                              "--batch-size", "32", "--max-train-samples", "96", "--max-eval-samples", "64",
+                              "--search", "learning_rate=3e-5:3e-4:log", "--trials", "2", "--output-dir", folder,
+                              "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["state"] == "finished" and [row["state"] for row in summary["trials"]] == ["finished"] * 2
+    for row in summary["trials"]:
+        metrics = runs.read_metrics(folder / row["run"])
+        assert metrics["model"] == "bundled" and metrics["steps"] == 3 and metrics["validation_rows"] == 64
+        assert row["f1"] == metrics["final"]["f1"] and 3e-5 <= row["learning_rate"] <= 3e-4

@@ -104,7 +104,7 @@ def show_sweep(name: str | None, token: str | None, chosen: list[str] | None = N
         kept = [n for n in chosen or [] if n not in trial_runs]
         runs_update = gr.update(choices=run_choices(), value=trial_runs + kept)
     else:
-        runs_update = gr.skip()
+        runs_update = gr.update(choices=run_choices())  # the chosen runs' labels say their state as it changes
     return (sweep_words(doc), trials_frame(doc), plot, runs_update,
             gr.update(interactive=running and runs.is_owner(folder, token)), gr.Timer(active=running))
 
