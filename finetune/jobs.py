@@ -215,7 +215,7 @@ def _reap(process: subprocess.Popen, run_dir: Path) -> None:
     if any(t in runs.ENDED or t in {Transition.STARTING, Transition.QUEUED} for t in since):
         pass  # it said how it ended (and a resumed run may have been queued or launched since)
     elif not since and (code == -signal.SIGTERM or runs.stop_requested(run_dir)):
-        runs.append_event(run_dir, "status", status=Transition.STOPPED, reason="stopped before training began")
+        runs.append_event(run_dir, "status", status=Transition.STOPPED, reason=runs.STOPPED_STARTING)
     elif since and code is not None and code < 0:
         # Killed mid-training from outside (OOM killer, kill -9): its last checkpoint is intact.
         runs.append_event(run_dir, "status", status=Transition.INTERRUPTED, reason=runs.crash_reason(run_dir, code),

@@ -75,6 +75,7 @@ WAITING_OR_LIVE = LIVE | {RunState.QUEUED}
 RESUMABLE = frozenset({RunState.STOPPED, RunState.INTERRUPTED, RunState.FAILED})
 ENDED = frozenset({Transition.STOPPED, Transition.INTERRUPTED, Transition.FAILED, Transition.FINISHED})
 APP_ENDED = "the app that started this training ended"  # why a child whose app died stopped itself
+STOPPED_STARTING = "stopped before training began"
 GONE = "the training process is gone (killed, or the machine restarted) before it could finish"
 
 
@@ -180,7 +181,11 @@ def state_of(run_dir: Path, events: list[dict] | None = None) -> tuple[RunState,
     if last is Transition.QUEUED:  # left the queue but never launched: only an app dying at that very moment does this
         return RunState.FAILED, "the app ended as it launched this run: start it again"
     if last is Transition.STARTING:
-        return (RunState.STARTING, None) if pid_alive(run_dir) else (RunState.FAILED, crash_reason(run_dir, None))
+        if pid_alive(run_dir):
+            return RunState.STARTING, None
+        if stop_requested(run_dir):  # stopped while starting: what its app's reaper is about to record
+            return RunState.STOPPED, STOPPED_STARTING
+        return RunState.FAILED, crash_reason(run_dir, None)
     if last in (Transition.STARTED, Transition.RESUMED):
         return (RunState.RUNNING, None) if pid_alive(run_dir) else (RunState.INTERRUPTED, GONE)
     return RunState(last.value), None if last is Transition.FINISHED else reason
