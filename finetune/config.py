@@ -93,7 +93,9 @@ class RunConfig:
                                      unset=EACH_EPOCH)
     early_stopping_patience: int | None = setting(None, "Early stopping patience (0: off)", "stop once the task's "
                                                   "main metric has not improved for N evaluations; the model kept is "
-                                                  "the best one", low=1, unset=OFF)
+                                                  "the best one. It counts evaluations: with frequent ones (eval "
+                                                  "steps), give it more, or it may stop on the first plateau (the "
+                                                  "majority answer) before the model learns", low=1, unset=OFF)
     seed: int = setting(42, "Seed", "seeds the classifier head, shuffling and dropout: same seed, same metrics", low=0)
     precision: str = setting("auto", "Precision", "auto (bf16 where the hardware has it), fp32, bf16 or fp16",
                              choices=PRECISIONS)

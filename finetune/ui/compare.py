@@ -17,11 +17,11 @@ from finetune.ui.common import run_choices, user_errors
 EXPLAIN = """
 **Which setting is best?** A sweep trains one run per value (or per combination of two settings' values, or per
 trial of an Optuna search over a range) and keeps them side by side: start one from the **Train** tab's *Sweep*
-section, or with `python -m finetune sweep`. Here, its trials as a table (click a column to sort it; ★ marks the best
-by the task's main metric, measured on the validation split the runs were scored on), and the curves of any runs,
-one colour per run. Curves that overlap in the first epoch and part later tell more than the final numbers alone:
-a learning rate too high shows as a loss that stalls or climbs; one too low as a loss that falls slowly.
-On one validation split, a difference of a point or two between trials is within what the seed alone changes.
+section, or with `python -m finetune sweep`. Here, its trials as a table (the ⋮ menu on a column's name sorts by it;
+★ marks the best by the task's main metric, measured on the validation split the runs were scored on), and the
+curves of any runs, one colour per run. Curves that overlap in the first epoch and part later tell more than the
+final numbers alone: a learning rate too high shows as a loss that stalls or climbs; one too low as a loss that falls
+slowly. On one validation split, a difference of a point or two between trials is within what the seed alone changes.
 """
 
 # Tableau 10: one colour per run, the same run the same colour in both charts.
@@ -168,7 +168,7 @@ def create_compare_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespac
             stop_button = gr.Button("Stop the sweep", variant="stop", interactive=False, scale=1,
                                     elem_id="sweep-stop")
         words = gr.Markdown(elem_id="sweep-status")
-        trials = gr.Dataframe(None, label="Trials (click a column's name to sort by it)", interactive=False,
+        trials = gr.Dataframe(None, label="Trials (sort by a column from the ⋮ menu on its name)", interactive=False,
                               elem_id="sweep-trials")
         by_setting = gr.ScatterPlot(None, x="x", y="y", visible=False, elem_id="sweep-setting-plot",
                                     label="The main metric against the setting varied, one point per trial")
