@@ -18,7 +18,52 @@ from finetune.runs import LIVE, RESUMABLE, WAITING_OR_LIVE, RunState, Transition
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 MAX_JOBS_ENV = "FINETUNE_MAX_JOBS"
 SCHEDULE_SECONDS = 2.0  # how often the app looks for a free slot besides when one of its children ends
-_lock = threading.RLock()  # one scheduling decision at a time: no double start, no slot given twice
+QUEUE_LOCK_FILE = ".queue.lock"  # in the runs folder: every app (and CLI sweep) on it takes turns through this file
+
+
+class QueueLock:
+    """One scheduling decision at a time across the threads of this process and every process on the same runs
+    folder (apps, a CLI sweep): no run launched twice, no slot given twice. Reentrant within a thread; the file lock
+    (POSIX flock) is taken by the outermost holder only, since a second flock from the same process would wait on
+    itself."""
+
+    def __init__(self):
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._file = None
+
+    def __enter__(self):
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            import fcntl
+
+            try:
+                folder = runs.runs_dir()
+                folder.mkdir(parents=True, exist_ok=True)
+                self._file = open(folder / QUEUE_LOCK_FILE, "a")  # noqa: SIM115 - held until the outermost exit
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            except BaseException:
+                if self._file is not None:
+                    self._file.close()
+                    self._file = None
+                self._thread_lock.release()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        self._depth -= 1
+        if self._depth == 0 and self._file is not None:
+            import fcntl
+
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+        self._thread_lock.release()
+        return False
+
+
+_lock = QueueLock()
 _scheduler: list[threading.Thread] = []
 
 
@@ -201,7 +246,7 @@ def _spawn(cli: list[str], run_dir: Path) -> None:
         process = subprocess.Popen([sys.executable, "-m", "finetune", *cli], stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
     runs.record_pid(run_dir, process.pid)
-    runs.append_event(run_dir, "status", status=Transition.STARTING, pid=process.pid,
+    runs.append_event(run_dir, "status", status=Transition.STARTING, pid=process.pid, app=os.getpid(),
                       command=["python", "-m", "finetune", *cli])
     threading.Thread(target=_reap, args=(process, run_dir), name=f"reap-{run_dir.name}", daemon=True).start()
 
