@@ -1,8 +1,13 @@
 """The finetune web app: `python app.py` serves it (offline defaults: the bundled model and sample data)."""
-from finetune import jobs
-from finetune.access import launch_settings
-from finetune.ui import build_app
-from finetune.ui.app import THEME
+from finetune.space import keep_cache_on_storage
+
+keep_cache_on_storage()  # on a Space with persistent storage: before the Hugging Face libraries read where it is
+
+# After the cache's place is set:
+from finetune import jobs  # noqa: E402
+from finetune.access import launch_settings  # noqa: E402
+from finetune.ui import build_app  # noqa: E402
+from finetune.ui.app import THEME  # noqa: E402
 
 demo = build_app()
 

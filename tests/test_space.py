@@ -84,3 +84,33 @@ def test_on_a_space_with_persistent_storage_runs_go_to_data_runs(tmp_path, monke
     assert runs.runs_dir() == Path("runs")
     monkeypatch.setenv("FINETUNE_RUNS_DIR", str(tmp_path / "mine"))  # the variable always wins
     assert runs.runs_dir() == tmp_path / "mine"
+
+
+def test_on_a_space_the_hugging_face_cache_goes_to_persistent_storage_and_the_page_warns_without_it(
+        tmp_path, monkeypatch):
+    import gradio as gr
+
+    from finetune import space
+    from finetune.ui.app import build_app
+
+    monkeypatch.delenv("FINETUNE_RUNS_DIR")
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.setattr(runs, "SPACE_STORAGE", tmp_path)
+    assert space.keep_cache_on_storage() is None and "HF_HOME" not in os.environ  # not a Space
+    monkeypatch.setenv("SPACE_ID", "someone/finetune")
+    assert space.keep_cache_on_storage() == tmp_path / ".huggingface" == Path(os.environ["HF_HOME"])
+    assert space.storage_warning() is None
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "operators"))  # the operator's choice stands
+    assert space.keep_cache_on_storage() is None and os.environ["HF_HOME"] == str(tmp_path / "operators")
+
+    monkeypatch.setattr(runs, "SPACE_STORAGE", tmp_path / "absent")  # no persistent storage: runs would be wiped
+    assert "no persistent storage" in space.storage_warning()
+
+    def warnings(app):
+        return [b.value for b in app.blocks.values() if isinstance(b, gr.Markdown) and b.elem_id == "storage-warning"]
+
+    assert len(warnings(build_app())) == 1
+    monkeypatch.setenv("FINETUNE_RUNS_DIR", str(tmp_path / "mine"))  # the operator chose where runs go
+    assert space.storage_warning() is None and warnings(build_app()) == []
+    monkeypatch.delenv("SPACE_ID")
+    assert warnings(build_app()) == []

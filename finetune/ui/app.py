@@ -2,6 +2,7 @@
 import gradio as gr
 
 from finetune.access import queue_size
+from finetune.space import storage_warning
 from finetune.ui.api import create_api
 from finetune.ui.compare import create_compare_tab, sweep_choices
 from finetune.ui.data import create_data_tab
@@ -22,6 +23,9 @@ def build_app() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as app:
         create_api()  # first, so its endpoints get their plain names
         gr.Markdown(INTRO)
+        warning = storage_warning()
+        if warning:
+            gr.Markdown(warning, elem_id="storage-warning")
         owner = owner_token()
         with gr.Tabs() as tabs:
             data = create_data_tab(app)
