@@ -210,17 +210,18 @@ def launch_app(home: Path, models: Path, **extra_env):
             time.sleep(0.3)
 
 
-def follow(client, run: str, until, seconds: float = 240) -> dict:
-    """Poll the app's /status for `run` until `until(status)` holds; fail the test after `seconds`."""
+def follow(client, run: str, until, seconds: float = 240, api_name: str = "/status") -> dict:
+    """Poll the app's /status for `run` (or /sweep_status for a sweep) until `until(status)` holds; fail the test
+    after `seconds`."""
     import time
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        status = client.predict(run, api_name="/status")
+        status = client.predict(run, api_name=api_name)
         if until(status):
             return status
         time.sleep(0.2)
-    raise AssertionError(f"gave up: {client.predict(run, api_name='/status')}")
+    raise AssertionError(f"gave up: {client.predict(run, api_name=api_name)}")
 
 
 def kill_live_trainings(runs_dir: Path) -> None:

@@ -4,7 +4,7 @@ import signal
 import time
 
 import pytest
-from conftest import kill_live_trainings, launch_app
+from conftest import follow, kill_live_trainings, launch_app
 from gradio_client import Client
 
 from finetune import runs
@@ -12,14 +12,8 @@ from finetune import runs
 SETTINGS = {"epochs": 1, "batch_size": 16, "max_train_samples": 64, "max_eval_samples": 32, "precision": "fp32"}
 
 
-def follow_sweep(client, name, until, seconds=300):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        status = client.predict(name, api_name="/sweep_status")
-        if until(status):
-            return status
-        time.sleep(0.3)
-    raise AssertionError(f"gave up: {client.predict(name, api_name='/sweep_status')}")
+def follow_sweep(client, name, until):
+    return follow(client, name, until, seconds=300, api_name="/sweep_status")
 
 
 @pytest.fixture
