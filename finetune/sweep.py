@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from finetune import jobs, runs
-from finetune.config import ConfigError, RunConfig, hyperparameters, value_kind
+from finetune.config import ConfigError, RunConfig, _fault, hyperparameters, value_kind
 from finetune.runs import LIVE, WAITING_OR_LIVE, RunState
 
 SWEEP_FILE = "sweep.json"
@@ -71,16 +71,10 @@ def _value(f, text):
     except (KeyError, ValueError, TypeError):
         said = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, "a text")
         raise SweepError(f"{f.name}: {text!r} is not {said}") from None
-    fault = _check(f, value)
+    fault = _fault(f, value)
     if fault:
         raise SweepError(fault)
     return value
-
-
-def _check(f, value) -> str | None:
-    from finetune.config import _fault
-
-    return _fault(f, value)
 
 
 @dataclass
