@@ -29,6 +29,7 @@ RESUMES_PER_TRIAL = 2  # a trial cut short (its process killed, its app gone) go
 RUNNING, FINISHED, STOPPED = "running", "finished", "stopped"
 PRUNED = "pruned"  # a trial's state in sweep.json when the sweep stopped it for being behind
 WAITING = {state.value for state in WAITING_OR_LIVE} | {RunState.NEW.value}
+SETTLED = {RunState.FINISHED.value, PRUNED}  # a trial in these states does not change again
 # Not worth sweeping (they change how a run is logged or kept, not what it learns).
 NOT_SWEPT = {"logging_steps", "save_total_limit", "device", "processes", "report_to"}
 
@@ -377,6 +378,8 @@ def advance(sweep_dir: Path) -> dict:
         main, root = doc["main_metric"], _runs_root(sweep_dir, doc)
         study = None
         for trial in doc["trials"]:
+            if trial["state"] in SETTLED and (doc["kind"] != "optuna" or trial.get("told")):
+                continue  # a finished or pruned trial's folder has nothing new: not read again every 2 s
             run_dir = root / trial["run"]
             facts = _trial_facts(run_dir, main)
             evals = facts.pop("evals")
