@@ -158,12 +158,37 @@ def delete(run_dir: Path, owner: str | None = None) -> None:
         shutil.rmtree(run_dir)
 
 
-def schedule() -> list[Path]:
-    """Launch queued runs, oldest first, while fewer than max_jobs() trainings are alive; return those launched."""
+def take_over(run_dir: Path, said: list[dict] | None = None) -> bool:
+    """Queue again, at the place it had, a run that stopped itself because the app that launched it died: whichever
+    app is alive on the runs folder (another one, or the same restarted) carries it on from the checkpoint it saved.
+    Not when the last take-over made no progress (an app that dies as soon as it takes the run up): it then waits for
+    its owner's Resume, as any stopped run. Return whether it was queued."""
     with _lock:
-        # A live state, not only a live pid: a finished run's pid file may name a process still alive for other reasons
-        # (the app or a test that trained it in-process), and it must not hold a slot.
-        alive = sum(1 for run_dir in runs.list_runs() if _state(run_dir) in LIVE)
+        said = runs.status_events(runs.read_events(run_dir)[0]) if said is None else said
+        if runs.state_of(run_dir, said) != (RunState.STOPPED, runs.APP_ENDED):
+            return False
+        queued = [e for e in said if e["status"] == Transition.QUEUED]
+        if queued and queued[-1].get("taken_over") and said[-1].get("step", 0) <= queued[-1].get("from_step", 0):
+            return False
+        checkpoint = runs.last_checkpoint(run_dir)
+        runs.enqueue(run_dir, resume=checkpoint is not None, since=queued[-1]["time"] if queued else None,
+                     taken_over=True, from_step=said[-1].get("step", 0),
+                     reason=f"taken over by app {os.getpid()}: the app that launched it ended")
+        return True
+
+
+def schedule() -> list[Path]:
+    """Take over the runs whose app died, then launch queued runs, oldest first, while fewer than max_jobs()
+    trainings are alive; return those launched."""
+    with _lock:
+        alive = 0
+        for run_dir in runs.list_runs():
+            said = runs.status_events(runs.read_events(run_dir)[0])
+            # A live state, not only a live pid: a finished run's pid file may name a process still alive for other
+            # reasons (the app or a test that trained it in-process), and it must not hold a slot.
+            alive += runs.state_of(run_dir, said)[0] in LIVE
+            if said and said[-1].get("reason") == runs.APP_ENDED:
+                take_over(run_dir, said)
         launched = []
         for run_dir in runs.queued_runs():
             if alive >= max_jobs():

@@ -319,12 +319,13 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def enqueue(run_dir: Path, resume: bool) -> None:
-    """Put the run in the training queue; the file, in the run folder, keeps the queue across restarts of the app."""
+def enqueue(run_dir: Path, resume: bool, since: float | None = None, **fields) -> None:
+    """Put the run in the training queue (at the place of time `since`, else last); the file, in the run folder, keeps
+    the queue across restarts of the app."""
     partial = Path(run_dir) / (QUEUE_FILE + ".tmp")
-    partial.write_text(json.dumps({"time": time.time(), "resume": resume}))
+    partial.write_text(json.dumps({"time": time.time() if since is None else since, "resume": resume}))
     partial.replace(Path(run_dir) / QUEUE_FILE)  # whole or absent, even if the app dies mid-write
-    append_event(run_dir, "status", status=Transition.QUEUED, resume=resume)
+    append_event(run_dir, "status", status=Transition.QUEUED, resume=resume, **fields)
 
 
 def queue_entry(run_dir: Path) -> dict | None:

@@ -25,7 +25,7 @@ LOCK_FILE = ".lock"
 JOURNAL_FILE = "optuna.journal"  # the Optuna study, on disk so that any process can carry the search on
 MAX_TRIALS_ENV = "FINETUNE_MAX_TRIALS"
 DEFAULT_MAX_TRIALS = 16
-RESUMES_PER_TRIAL = 2  # a trial cut short (its process killed, its app gone) goes on from its checkpoint, twice at most
+RESUMES_PER_TRIAL = 2  # a trial whose process was killed goes on from its checkpoint, twice at most
 RUNNING, FINISHED, STOPPED = "running", "finished", "stopped"
 PRUNED = "pruned"  # a trial's state in sweep.json when the sweep stopped it for being behind
 WAITING = {state.value for state in WAITING_OR_LIVE} | {RunState.NEW.value}
@@ -386,10 +386,11 @@ def advance(sweep_dir: Path) -> dict:
             trial.update(facts)
             state = RunState(trial["state"])
             resumes = trial.get("resumes", 0)
-            # Cut short by no one's choice (its process killed, or its app gone): it goes on from its checkpoint.
-            cut_short = state is RunState.INTERRUPTED or (
-                state is RunState.STOPPED and facts["reason"] == runs.APP_ENDED)
-            if (doc["state"] == RUNNING and cut_short and resumes < RESUMES_PER_TRIAL
+            if state is RunState.STOPPED and facts["reason"] == runs.APP_ENDED and jobs.take_over(run_dir):
+                trial["state"] = RunState.QUEUED.value  # its app gone: this app carries it on, as any such run
+                continue
+            # Its process killed by no one's choice: it goes on from its checkpoint.
+            if (doc["state"] == RUNNING and state is RunState.INTERRUPTED and resumes < RESUMES_PER_TRIAL
                     and runs.last_checkpoint(run_dir) is not None):
                 runs.enqueue(run_dir, resume=True)
                 trial["resumes"] = resumes + 1

@@ -7,10 +7,10 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, kill_live_trainings, launch_app
+from conftest import REPO, follow, kill_live_trainings, launch_app
 from gradio_client import Client
 
-from finetune import runs
+from finetune import jobs, runs
 from finetune.config import RunConfig
 
 # A scheduler in its own process whose launch writes who launched what; "hold" stops it inside the launch (the queue
@@ -114,3 +114,56 @@ def test_two_apps_on_one_runs_folder_train_one_at_a_time_first_come_first_and_st
         for server, _ in apps:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_kill_9_of_the_app_that_launched_a_live_run_the_other_app_takes_it_over_and_it_finishes(home, tiny_bert):
+    """The launching app dies mid-training; its run saves and stops itself, and the app still serving carries it on
+    from that checkpoint, before the run queued after it: no step lost, one finish, the owner's rights intact."""
+    first, second = launch_app(home, tiny_bert.parent), launch_app(home, tiny_bert.parent)
+    try:
+        client = Client(first[1], verbose=False)
+        long = {**SETTINGS, "epochs": 6, "batch_size": 2, "logging_steps": 1}  # 192 steps: time to kill it mid-way
+        alice = client.predict(str(tiny_bert), "sample", "default", long, "alice", api_name="/train")["run"]
+        bob = client.predict(str(tiny_bert), "sample", "default", SETTINGS, "bob", api_name="/train")["run"]
+        folder = home / "runs" / alice
+        follow(client, alice, lambda s: s["state"] == "running" and runs.last_checkpoint(folder) and s["step"] >= 40)
+        first[0].kill()
+        first[0].wait()
+        other = Client(second[1], verbose=False)
+        taken = follow(other, alice, lambda s: s["state"] in {"queued", "starting", "running"} and any(
+            e.get("taken_over") for e in runs.read_events(folder)[0]), seconds=60)
+        assert other.predict(bob, api_name="/status")["state"] == "queued"  # alice keeps the place she had
+        with pytest.raises(Exception, match="belongs to another session"):
+            other.predict(alice, "bob", api_name="/stop")
+        done = follow(other, alice, lambda s: s["state"] not in runs.WAITING_OR_LIVE)
+        assert done["state"] == "finished" and done["step"] == done["max_steps"] == 192, (taken, done)
+        assert follow(other, bob, lambda s: s["state"] not in runs.WAITING_OR_LIVE)["state"] == "finished"
+    finally:
+        for server, _ in (first, second):
+            server.kill()
+            server.wait(timeout=30)
+    said = [e for e in runs.read_events(folder)[0] if e["type"] == "status"]
+    assert [e["status"] for e in said] == ["queued", "starting", "started", "stopped", "queued", "starting", "resumed",
+                                           "finished"]
+    assert said[3]["reason"] == runs.APP_ENDED and said[4]["resume"] and said[4]["taken_over"]
+    assert said[1]["app"] == first[0].pid and said[5]["app"] == second[0].pid
+    steps = [e["step"] for e in runs.read_events(folder)[0] if e["type"] == "log"]
+    assert steps == sorted(steps) and said[4]["from_step"] == said[3]["step"]  # on from its stop: no step lost
+
+
+def test_a_run_whose_take_over_made_no_progress_waits_for_its_owner(tmp_path):
+    """An app that dies each time it takes a run up must not pass it on forever: a second take-over needs progress."""
+    run_dir = runs.new_run_dir("model", parent=tmp_path)
+    RunConfig().save(run_dir / runs.CONFIG_FILE)
+    for status in ("queued", "starting", "started"):
+        runs.append_event(run_dir, "status", status=status)
+    runs.append_event(run_dir, "status", status="stopped", step=30, reason=runs.APP_ENDED)
+    assert jobs.take_over(run_dir) and runs.state_of(run_dir)[0] is runs.RunState.QUEUED
+    (run_dir / runs.QUEUE_FILE).unlink()
+    for status in ("starting", "resumed"):
+        runs.append_event(run_dir, "status", status=status)
+    runs.append_event(run_dir, "status", status="stopped", step=30, reason=runs.APP_ENDED)
+    assert not jobs.take_over(run_dir)  # died again at step 30: left to its owner
+    assert runs.state_of(run_dir) == (runs.RunState.STOPPED, runs.APP_ENDED)
+    runs.append_event(run_dir, "status", status="stopped", step=30, reason="stopped by its owner")
+    assert not jobs.take_over(run_dir)  # only a run its app left behind
