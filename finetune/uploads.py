@@ -55,11 +55,11 @@ def _setting(variable: str, default: str, pattern: re.Pattern, units: dict, exam
     found = pattern.fullmatch(value)
     if not found or float(found[1]) <= 0:
         raise UploadError(f"${variable} must be {example}, got {value!r}")
-    return float(found[1]) * units[(found[2] or next(iter(units))).lower()]
+    return float(found[1]) * units[(found[2] or next(iter(units))).lower()]  # a bare number: bytes, or seconds
 
 
 def limits() -> Limits:
-    """The limits from the environment, each checked: a wrong one stops the app at start with one line."""
+    """The limits from the environment, each checked: a wrong one stops the app at start, and refuses uploads."""
     per_session = os.environ.get(PER_SESSION_ENV, "").strip() or str(PER_SESSION)
     if not per_session.isdigit() or int(per_session) < 1:
         raise UploadError(f"${PER_SESSION_ENV} must be a whole number above 0, got {per_session!r}")
@@ -70,11 +70,10 @@ def limits() -> Limits:
 
 
 def human_size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" or size == int(size) else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+    units = ["B", "KB", "MB", "GB"]
+    while size >= 1024 and len(units) > 1:
+        size, units = size / 1024, units[1:]
+    return f"{size:.0f} {units[0]}" if size == int(size) else f"{size:.1f} {units[0]}"
 
 
 def human_age(seconds: float) -> str:
