@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 from conftest import serve_app
+from gradio_client import Client
+from gradio_client.exceptions import AppError
 from test_security import COULD_NOT_LOAD, UPLOAD, csv_bytes, event, pairs, uploaded
 
 from finetune import runs, uploads
@@ -203,6 +206,11 @@ def test_past_its_cap_a_session_is_refused_in_one_line_and_another_sessions_uplo
     ok, said = event(server.url, "ask_file", [tiny_run.name, uploaded(server.url, "more.csv", csv_bytes(pairs(3))),
                                               "token-me"])
     assert not ok and said.startswith(refusal) and "\n" not in said, said
+    refused = uploaded(server.url, "train.csv", csv_bytes(pairs(40)))  # the API counts an upload as the page does
+    with pytest.raises(AppError, match=re.escape(refusal)):
+        Client(server.url, verbose=False).predict(model="bundled", data=refused["path"], preset="demo",
+                                                  owner="token-me", api_name="/train")
+    assert not Path(refused["path"]).exists() and not list(server.runs_dir.glob("*-bundled"))
     assert [Path(f["path"]).read_bytes() for f in mine[:2]] == [csv_bytes(pairs(30)), csv_bytes(pairs(31))]
     assert Path(theirs["path"]).read_bytes() == csv_bytes(pairs(7))
     assert not list(server.uploads.glob("*/stale.csv"))  # the app pruned the day-old file at start
