@@ -206,6 +206,10 @@ def test_past_its_cap_a_session_is_refused_in_one_line_and_another_sessions_uplo
     ok, said = event(server.url, "ask_file", [tiny_run.name, uploaded(server.url, "more.csv", csv_bytes(pairs(3))),
                                               "token-me"])
     assert not ok and said.startswith(refusal) and "\n" not in said, said
+    settings = (tiny_run / runs.CONFIG_FILE).read_bytes()  # the Train tab's "Load settings" counts too
+    ok, said = event(server.url, "fill_form", [uploaded(server.url, "config.json", settings), "token-me"])
+    assert not ok and said.startswith(refusal), said
+    assert event(server.url, "fill_form", [uploaded(server.url, "config.json", settings), "token-them"])[0] is True
     refused = uploaded(server.url, "train.csv", csv_bytes(pairs(40)))  # the API counts an upload as the page does
     with pytest.raises(AppError, match=re.escape(refusal)):
         Client(server.url, verbose=False).predict(model="bundled", data=refused["path"], preset="demo",
