@@ -1,6 +1,7 @@
 """Run folders: where they live, their append-only event log, the state a run is in, stop requests, checkpoints."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -27,6 +28,7 @@ OWNER_FILE = "owner"  # sha256 of the owner's token: who may stop, resume or del
 QUEUE_FILE = "QUEUED"  # present while the run waits for a free training slot: the enqueue time and what to launch
 LOG_FILE = "output.log"  # the training process's stdout and stderr when the app starts it
 TRIAL_FILE = "trial.json"  # in a sweep's trial: which sweep and trial it is (finetune/sweep.py)
+LOCK_FILE = ".lock"  # in a folder that several processes rewrite: see folder_lock
 # What the app writes into a new run folder before the CLI starts (config.json too: a queued run must survive a
 # restart).
 LAUNCH_FILES = {LOG_FILE, PID_FILE, PID_START_FILE, EVENTS_FILE, OWNER_FILE, QUEUE_FILE, CONFIG_FILE, TRIAL_FILE}
@@ -340,6 +342,21 @@ def queued_runs(parent: Path | None = None) -> list[Path]:
     parent = parent or runs_dir()
     waiting = [(entry["time"], p) for p in parent.glob(f"*/{QUEUE_FILE}") if (entry := queue_entry(p.parent))]
     return [p.parent for _, p in sorted(waiting)]
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path):
+    """One holder at a time, across the threads and processes on this folder (an app and a CLI may both rewrite a
+    sweep.json; two apps the uploads ledger): a POSIX flock on its .lock file, opened anew by each holder."""
+    import fcntl
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with open(Path(folder) / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def browser_secret() -> str:

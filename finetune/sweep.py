@@ -3,7 +3,6 @@ job queue under the sweep's owner; the sweep's state is its sweep.json, advanced
 restarted app (or another CLI) carries it on."""
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import json
@@ -21,7 +20,6 @@ from finetune.runs import LIVE, WAITING_OR_LIVE, RunState
 
 SWEEP_FILE = "sweep.json"
 SWEEPS_DIR = "sweeps"  # under the runs folder: the app's sweeps; their trials are runs beside the others
-LOCK_FILE = ".lock"
 JOURNAL_FILE = "optuna.journal"  # the Optuna study, on disk so that any process can carry the search on
 MAX_TRIALS_ENV = "FINETUNE_MAX_TRIALS"
 DEFAULT_MAX_TRIALS = 16
@@ -354,25 +352,12 @@ def _suggest(trial, space: dict) -> dict:
     return settings
 
 
-@contextlib.contextmanager
-def _folder_lock(sweep_dir: Path):
-    """One process at a time reads, decides and rewrites sweep.json (an app and a CLI may both carry a sweep on)."""
-    import fcntl
-
-    with open(Path(sweep_dir) / LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def advance(sweep_dir: Path) -> dict:
     """One look at the sweep: trials' states and figures from their folders; for a search, evaluations reported to
     Optuna, a trial behind the others pruned, ended trials told; the next trials queued while slots allow; the best
     marked; sweep.json rewritten if anything changed. Safe to call from any process, any number of times."""
     sweep_dir = Path(sweep_dir)
-    with jobs._lock, _folder_lock(sweep_dir):
+    with jobs._lock, runs.folder_lock(sweep_dir):
         doc = read(sweep_dir)
         before = json.dumps(doc, sort_keys=True)
         main, root = doc["main_metric"], _runs_root(sweep_dir, doc)
@@ -493,7 +478,7 @@ def stop(sweep_dir: Path, owner: str | None = None) -> dict:
     if not runs.is_owner(sweep_dir, owner):
         raise runs.RunError(f"sweep {sweep_dir.name} belongs to another session: only the page or API client that "
                             "started it can stop it")
-    with jobs._lock, _folder_lock(sweep_dir):
+    with jobs._lock, runs.folder_lock(sweep_dir):
         doc = read(sweep_dir)
         if doc["state"] != RUNNING:
             raise runs.RunError(f"sweep {sweep_dir.name} is {doc['state']}: nothing to stop")

@@ -177,8 +177,8 @@ def bad_file(name: str, content: bytes | None) -> bytes:
 def test_a_bad_upload_is_refused_with_its_row_and_fault_in_the_playground_and_the_data_tab(server, client, tiny_run,
                                                                                           name, content, words):
     file = uploaded(server.url, name, bad_file(name, content))
-    for reply in (event(server.url, "ask_file", [tiny_run.name, file]),
-                  event(server.url, "load", [UPLOAD, "", file, "auto"])):
+    for reply in (event(server.url, "ask_file", [tiny_run.name, file, None]),
+                  event(server.url, "load", [UPLOAD, "", file, "auto", None])):
         assert reply[0] is False and words in reply[1] and name in reply[1], reply
     healthy(client)
 
@@ -186,29 +186,29 @@ def test_a_bad_upload_is_refused_with_its_row_and_fault_in_the_playground_and_th
 @pytest.mark.parametrize("name", ["pairs.zip", "pairs.csv.gz", "pairs.tar", "pairs.exe"])
 def test_archives_and_other_file_types_are_refused_by_name(server, tiny_run, name):
     file = uploaded(server.url, name, gzip.compress(csv_bytes(pairs())))
-    for reply in (event(server.url, "ask_file", [tiny_run.name, file]),
-                  event(server.url, "load", [UPLOAD, "", file, "auto"])):
+    for reply in (event(server.url, "ask_file", [tiny_run.name, file, None]),
+                  event(server.url, "load", [UPLOAD, "", file, "auto", None])):
         assert reply[0] is False and "Invalid file type" in reply[1], reply
 
 
 def test_a_missing_label_is_refused_by_the_data_tab(server):
     file = uploaded(server.url, "labels.csv", csv_bytes(pairs(5) + [{"sentence1": "a", "sentence2": "b", "label": ""}]))
-    assert event(server.url, "load", [UPLOAD, "", file, "auto"]) == (
+    assert event(server.url, "load", [UPLOAD, "", file, "auto", None]) == (
         False, f"{COULD_NOT_LOAD}bad data in {file['path']}, row 7: label must be 0 or 1, got nothing (null/NaN)")
     for task in ("mrpc", "cola"):  # a task named: its labels only (and cola's texts: one column, refused)
         named = uploaded(server.url, "three.csv", csv_bytes(pairs(5) + [{"sentence1": "a", "sentence2": "b",
                                                                          "label": 2}]))
-        ok, said = event(server.url, "load", [UPLOAD, "", named, task])
+        ok, said = event(server.url, "load", [UPLOAD, "", named, task, None])
         assert not ok and ("label must be 0 or 1, got '2'" if task == "mrpc" else "task cola takes") in said, said
 
 
 def test_duplicate_rows_are_reported_not_refused(server, tiny_run):
     rows = pairs(30)
     file = uploaded(server.url, "repeats.csv", csv_bytes(rows + rows[:3]))
-    ok, outputs = event(server.url, "load", [UPLOAD, "", file, "auto"])
+    ok, outputs = event(server.url, "load", [UPLOAD, "", file, "auto", None])
     # Each repeated pair is a repeat within a split or a validation pair also in train: 3 in all.
     assert ok and "Repeated pairs" in outputs[-1] and sum(map(int, re.findall(r"(\d+) in", outputs[-1]))) == 3
-    ok, (answers, _) = event(server.url, "ask_file", [tiny_run.name, file])
+    ok, (answers, _) = event(server.url, "ask_file", [tiny_run.name, file, None])
     assert ok and len(answers["data"]) == 33
 
 
@@ -216,7 +216,7 @@ def test_the_playground_keeps_an_id_column_into_the_downloadable_answers(server,
     rows = [{"id": f"q{i}", "sentence1": row["sentence1"], "sentence2": row["sentence2"]}
             for i, row in enumerate(pairs(4))]
     file = uploaded(server.url, "ids.csv", csv_bytes(rows))
-    ok, (answers, download) = event(server.url, "ask_file", [tiny_run.name, file])
+    ok, (answers, download) = event(server.url, "ask_file", [tiny_run.name, file, None])
     assert ok and answers["headers"] == ["id", "sentence1", "sentence2", "prediction", "p_not_equivalent",
                                          "p_equivalent", "run"]
     served = httpx.get(download["url"])
@@ -226,7 +226,7 @@ def test_the_playground_keeps_an_id_column_into_the_downloadable_answers(server,
 
 def test_a_file_of_more_pairs_than_the_playground_answers_at_once_is_refused(server, tiny_run):
     file = uploaded(server.url, "many.csv", b"sentence1,sentence2\n" + b"a,b\n" * 2001)
-    assert event(server.url, "ask_file", [tiny_run.name, file]) == (
+    assert event(server.url, "ask_file", [tiny_run.name, file, None]) == (
         False, "many.csv has 2001 pairs; the app answers at most 2000 at once: split the file")
 
 
@@ -253,11 +253,11 @@ def test_an_upload_named_with_dot_dot_stays_in_the_upload_folder(server, name):
 def test_the_data_tab_reads_only_under_the_allowed_folders(server):
     (server.data / "pairs.csv").write_bytes(csv_bytes(pairs()))
     (server.data / "link.csv").symlink_to("/etc/passwd")
-    ok, outputs = event(server.url, "load", [SERVER_PATH, str(server.data / "pairs.csv"), None, "auto"])
+    ok, outputs = event(server.url, "load", [SERVER_PATH, str(server.data / "pairs.csv"), None, "auto", None])
     assert ok and "num_rows: 26" in outputs[3] and "num_rows: 4" in outputs[3]  # 10 % of each label held out
     for path in ["/etc/passwd", str(server.data / ".." / "server.log"), str(server.data / "link.csv"),
                  "/proc/self/environ", "~/.bashrc", "app.py", "assets/sample", str(server.runs_dir)]:
-        ok, message = event(server.url, "load", [SERVER_PATH, path, None, "auto"])
+        ok, message = event(server.url, "load", [SERVER_PATH, path, None, "auto", None])
         assert ok is False and "is not one this app serves" in message, path
         assert "root:" not in message
 
@@ -278,7 +278,7 @@ def test_the_page_loads_models_only_from_the_bundled_one_hub_ids_and_runs(server
 
 def test_a_file_path_sent_in_place_of_an_upload_is_refused(server):
     forged = {"path": "/etc/passwd", "orig_name": "passwd.csv", "meta": {"_type": "gradio.FileData"}}
-    for name, data in [("ask_file", [None, forged]), ("load", [UPLOAD, "", forged, "auto"])]:
+    for name, data in [("ask_file", [None, forged, None]), ("load", [UPLOAD, "", forged, "auto", None])]:
         ok, message = event(server.url, name, data)
         assert ok is False and "root:" not in str(message)
 

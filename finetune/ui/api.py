@@ -2,7 +2,7 @@
 /delete, /runs, and the explain views' /explain, /attention and /counterfactual."""
 import gradio as gr
 
-from finetune import jobs, runs, sweep
+from finetune import jobs, runs, sweep, uploads
 from finetune.access import check_data, check_model
 from finetune.config import RunConfig
 from finetune.models import load_tokenizer
@@ -40,13 +40,20 @@ def tokenize(sentence1: str, sentence2: str = "", model: str = "bundled") -> dic
     return tokenize_pair(load_tokenizer(check_model(model)), sentence1, sentence2)
 
 
+def _config(model: str, data: str, preset: str, settings: dict | None, owner: str) -> RunConfig:
+    """A run's settings from an API call; a file uploaded to the app (/gradio_api/upload) counts against the owner's
+    uploads, as from the page."""
+    model, data = check_model(model), uploads.admit(owner, check_data(data))
+    return RunConfig.from_preset(preset, model=model, data=data, **(settings or {}))
+
+
 @user_errors
 def train(model: str = "bundled", data: str = "sample", preset: str = "demo", settings: dict | None = None,
           owner: str = "") -> dict:
     """Queue a training run (the preset, then any RunConfig fields in `settings`); returns at once the run's id and
     the owner token that /stop, /resume and /delete need (`owner`: reuse a token of yours, else a new one is made)."""
     owner = owner or runs.new_owner_token()
-    config = RunConfig.from_preset(preset, model=check_model(model), data=check_data(data), **(settings or {}))
+    config = _config(model, data, preset, settings, owner)
     run_dir = jobs.start(config, owner=owner)
     return {"run": run_dir.name, "owner": owner}
 
@@ -58,7 +65,7 @@ def sweep_runs(model: str = "bundled", data: str = "sample", preset: str = "demo
     "trials": N}; every trial is a run of the preset and `settings` with the trial's values. Returns the sweep's name,
     its first runs and the owner token that /stop needs."""
     owner = owner or runs.new_owner_token()
-    config = RunConfig.from_preset(preset, model=check_model(model), data=check_data(data), **(settings or {}))
+    config = _config(model, data, preset, settings, owner)
     folder = sweep.create(config, sweep.Space.from_dict(space or {}), owner=owner)
     return {"sweep": folder.name, "runs": [t["run"] for t in sweep.read(folder)["trials"]], "owner": owner}
 

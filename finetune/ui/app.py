@@ -28,12 +28,12 @@ def build_app() -> gr.Blocks:
             gr.Markdown(warning, elem_id="storage-warning")
         owner = owner_token()
         with gr.Tabs() as tabs:
-            data = create_data_tab(app)
+            data = create_data_tab(app, owner)
             tokens = create_tokens_tab(app)
             train = create_train_tab(app, owner)
             create_evaluate_tab(app)
             compare = create_compare_tab(app, owner)
-            playground = create_playground_tab(app)
+            playground = create_playground_tab(app, owner)
             explain = create_explain_tab(app)
         # The Playground's "Explain this answer" opens the Explain tab on the same run and pair.
         link_playground(playground, explain, tabs)

@@ -1,4 +1,5 @@
-"""What the tabs share: user errors shown as gr.Error, and the run lists of the dropdowns."""
+"""What the tabs share: user errors shown as gr.Error, whom an upload counts against, and the run lists of the
+dropdowns."""
 from __future__ import annotations
 
 import functools
@@ -26,6 +27,11 @@ def user_errors(fn):
         except FinetuneError as err:
             raise gr.Error(str(err), print_exception=False) from None
     return wrapper
+
+
+def session_owner(token: str | None, request: gr.Request | None) -> str:
+    """Whom an upload counts against: the page's owner token, else (a request made without one) its Gradio session."""
+    return token or f"session-{getattr(request, 'session_hash', None) or 'none'}"
 
 
 SHORT = {"accuracy": "acc", "f1": "F1", "macro_f1": "macro F1", "matthews_correlation": "MCC", "pearson": "Pearson",

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import FinetuneError, browse
+from finetune import FinetuneError, browse, uploads
 from finetune.access import check_data, data_choices, data_roots
 from finetune.tasks import KNOWN
-from finetune.ui.common import user_errors
+from finetune.ui.common import session_owner, user_errors
 
 SERVER_PATH = "a folder or file on the server"  # offered only when the operator allows folders ($FINETUNE_DATA_DIRS)
 SOURCES = {"the bundled sample": "sample", "the bundled sentiment sample": "sentiment-sample",
@@ -33,7 +33,7 @@ the data is for, and what was read is said above the rows.
 """
 
 
-def _source(kind: str, path: str, upload: str | None) -> str:
+def _source(kind: str, path: str, upload: str | None, owner: str) -> str:
     chosen = SOURCES.get(kind)
     if chosen is None:
         raise FinetuneError(f"unknown source {kind!r}; choose one of: {', '.join(SOURCES)}")
@@ -44,7 +44,7 @@ def _source(kind: str, path: str, upload: str | None) -> str:
     if chosen == "upload":
         if not upload:
             raise FinetuneError("upload a .csv, .tsv, .jsonl or .parquet file first")
-        return check_data(upload)
+        return uploads.admit(owner, check_data(upload))
     return chosen
 
 
@@ -56,11 +56,12 @@ def _duplicates_note(source: str, task: str) -> str:
     return f"**Repeated pairs** (kept; they weigh twice in training, and in validation inflate the score): {counts}."
 
 
-def load(kind: str, path: str, upload: str | None, task: str = "auto"):
-    """Load the chosen source for the chosen task; one that fails leaves the data shown before browsable, and says why
-    in one message."""
+def load(kind: str, path: str, upload: str | None, task: str = "auto", token: str | None = None,
+         request: gr.Request = None):
+    """Load the chosen source for the chosen task; one that fails (an upload past the session's cap too) leaves the
+    data shown before browsable, and says why in one message."""
     try:
-        source = _source(kind, path, upload)
+        source = _source(kind, path, upload, session_owner(token, request))
         summary = browse.overview(source, task)
     except FinetuneError as err:
         gr.Warning(f"Could not load it, so the data shown is still the last that loaded: {err}")
@@ -104,7 +105,7 @@ def show_row(frame: pd.DataFrame, event: gr.SelectData) -> str:
     return f"**idx {row['idx']}** · label **{row['label']}**\n\n**sentence1:** {row['sentence1']}{second}"
 
 
-def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
+def create_data_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     with gr.Tab("Data", id="data"):
         gr.Markdown(EXPLAIN)
         with gr.Row():
@@ -144,8 +145,8 @@ def create_data_tab(app: gr.Blocks) -> SimpleNamespace:
     kind.change(lambda k: (gr.update(visible=SOURCES[k] == "path", choices=data_choices()),
                            gr.update(visible=SOURCES[k] == "upload")), kind, [path, upload], api_visibility="private")
     loaded = [source, loaded_task, read, shown, features, balance, split, label, repeated]
-    load_button.click(load, [kind, path, upload, task], loaded, api_visibility="private")
-    app.load(load, [kind, path, upload, task], loaded, api_visibility="private")
+    load_button.click(load, [kind, path, upload, task, token], loaded, api_visibility="private")
+    app.load(load, [kind, path, upload, task, token], loaded, api_visibility="private")
     filters = [source, split, size, label, query, loaded_task]
     gr.on([source.change, loaded_task.change, split.change, size.change, label.change, query.submit], first_page,
           filters, [rows, where, number], api_visibility="private")

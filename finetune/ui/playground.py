@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import FinetuneError, runs
+from finetune import FinetuneError, runs, uploads
 from finetune.access import MAX_FILE_PAIRS, check_data, upload_dir
 from finetune.predict import PAIR_COLUMNS, check_texts, predict_file, run_predictor
 from finetune.tasks import MRPC
 from finetune.ui.api import INFERENCE
-from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, user_errors
+from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, session_owner, user_errors
 
 # (sentence1, sentence2, what a careful reader would say): clear cases both ways, and a hard one.
 EXAMPLES = [
@@ -63,11 +63,12 @@ def adapt(name: str | None):
 
 
 @user_errors
-def ask_file(name: str | None, upload: str | None):
+def ask_file(name: str | None, upload: str | None, token: str | None = None, request: gr.Request = None):
     if not upload:
         raise gr.Error("upload a .csv, .tsv, .jsonl or .parquet file with the run's text columns (sentence1 and "
                        "sentence2 for pairs)")
-    run_dir, source = runs.finished_run(name or ""), Path(check_data(upload))
+    run_dir = runs.finished_run(name or "")
+    source = Path(uploads.admit(session_owner(token, request), check_data(upload)))  # refused past the session's cap
     # A folder of its own in Gradio's upload folder: the app writes nowhere but there and in its runs.
     out = Path(tempfile.mkdtemp(prefix="answers-", dir=upload_dir())) / f"{Path(upload).stem}-predictions.csv"
     frame = predict_file(run_predictor(run_dir), source, out, max_pairs=MAX_FILE_PAIRS, answered_by=run_dir.name)
@@ -97,7 +98,7 @@ def refresh(selected: str | None):
     return dropdown, gr.update(visible=not dropdown["choices"])
 
 
-def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
+def create_playground_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
     with gr.Tab("Playground", id="playground") as tab:
         gr.Markdown(EXPLAIN)
         none_yet = gr.Markdown(NO_RUN_YET, visible=False, elem_id="no-run-yet")
@@ -132,5 +133,5 @@ def create_playground_tab(app: gr.Blocks) -> SimpleNamespace:
     gr.on([button.click, sentence1.submit, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base],
           api_visibility="private",
           **INFERENCE)
-    upload.upload(ask_file, [run, upload], [answers, download], api_visibility="private")
+    upload.upload(ask_file, [run, upload, token], [answers, download], api_visibility="private")
     return SimpleNamespace(run=run, sentence1=sentence1, sentence2=sentence2, explain=explain)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pandas as pd
 
-from finetune import FinetuneError, jobs, runs, sweep
+from finetune import FinetuneError, jobs, runs, sweep, uploads
 from finetune.access import check_data, check_model
 from finetune.config import DETECTED, PRESETS, RunConfig, hyperparameters, value_kind
 from finetune.device import resolve_hardware
@@ -20,7 +20,7 @@ from finetune.snippet import training_code
 from finetune.status import BEST_KEPT, EARLY_STOP, RunStatus, loss_curve, status_of
 from finetune.tasks import KNOWN as KNOWN_TASKS
 from finetune.tasks import METRIC_NAMES, figures_text
-from finetune.ui.common import gradio_temp_dir, run_choices, user_errors
+from finetune.ui.common import gradio_temp_dir, run_choices, session_owner, user_errors
 
 EXPLAIN = """
 **Step 3: training.** `Trainer` fine-tunes the model on the training split: a batch at a time it computes the loss of
@@ -163,11 +163,12 @@ def start_sweep(token: str | None, settings: dict, setting: str, values: str, se
 
 
 @user_errors
-def settings_from_file(path: str | None) -> dict:
-    """A config.json (a run's, or one written by hand) as the form's values, by setting name."""
+def settings_from_file(path: str | None, owner: str) -> dict:
+    """A config.json (a run's, or one written by hand) as the form's values, by setting name; the upload counts
+    against the owner's."""
     if not path:
         raise FinetuneError("upload a run's config.json")
-    config = RunConfig.load(Path(path)).normalized()
+    config = RunConfig.load(Path(uploads.admit(owner, path))).normalized()
     shown = {f.name: form_value(f, getattr(config, f.name)) for f in hyperparameters()}
     return {"model": config.model, "data": config.data, "task": config.task, "preset": config.preset,
             **{name: getattr(config, name) or "" for name in OWN_DATA}, **shown}
@@ -459,8 +460,10 @@ def create_train_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNamespace:
                       [found_plot, found_words, use_button, suggested], api_visibility="private",
                       concurrency_limit=1, concurrency_id="lr-find")
     use_button.click(lambda rate: rate, suggested, inputs["learning_rate"], api_visibility="private")
-    settings_upload.upload(lambda path: {form[name]: value for name, value in settings_from_file(path).items()},
-                           settings_upload, set(form.values()), api_visibility="private")
+    def fill_form(path: str | None, owner: str | None, request: gr.Request):
+        return {form[name]: value for name, value in settings_from_file(path, session_owner(owner, request)).items()}
+
+    settings_upload.upload(fill_form, [settings_upload, token], set(form.values()), api_visibility="private")
     settings_button.click(settings_of_run, run, settings_file, api_visibility="private")
     sweep_inputs = [sweep_setting, sweep_values, sweep_second, sweep_second_values, sweep_trials]
     gr.on([c.change for c in [*form.values(), *sweep_inputs]] + [app.load],
