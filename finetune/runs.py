@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from finetune import FinetuneError
+from finetune import FinetuneError, durable
 
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
@@ -140,8 +140,8 @@ def process_start(pid: int) -> str | None:
 
 def record_pid(run_dir: Path, pid: int) -> None:
     """Write the pid and its start time (start first: a reader pairs them by pid)."""
-    (Path(run_dir) / PID_START_FILE).write_text(f"{pid} {process_start(pid) or ''}")
-    (Path(run_dir) / PID_FILE).write_text(str(pid))
+    durable.write_text(Path(run_dir) / PID_START_FILE, f"{pid} {process_start(pid) or ''}")
+    durable.write_text(Path(run_dir) / PID_FILE, str(pid))
 
 
 def pid_alive(run_dir: Path) -> bool:
@@ -241,7 +241,7 @@ def log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
 def request_stop(run_dir: Path, reason: str = "") -> None:
     """Ask a running training to save a checkpoint and end as 'stopped' at its next step; `reason` is what its
     'stopped' event will say (a sweep pruning it, say)."""
-    (Path(run_dir) / STOP_FILE).write_text(reason)
+    durable.write_text(Path(run_dir) / STOP_FILE, reason)
 
 
 def stop_reason(run_dir: Path) -> str | None:
@@ -280,7 +280,7 @@ def _digest(token: str) -> str:
 
 def set_owner(run_dir: Path, token: str) -> None:
     """Keep only the token's hash: the run folder never reveals what to send to act on the run."""
-    (Path(run_dir) / OWNER_FILE).write_text(_digest(token))
+    durable.write_text(Path(run_dir) / OWNER_FILE, _digest(token))
 
 
 def owned(run_dir: Path) -> bool:
@@ -321,9 +321,7 @@ def _mtime(path: Path) -> float:
 
 def enqueue(run_dir: Path, resume: bool) -> None:
     """Put the run in the training queue; the file, in the run folder, keeps the queue across restarts of the app."""
-    partial = Path(run_dir) / (QUEUE_FILE + ".tmp")
-    partial.write_text(json.dumps({"time": time.time(), "resume": resume}))
-    partial.replace(Path(run_dir) / QUEUE_FILE)  # whole or absent, even if the app dies mid-write
+    durable.write_text(Path(run_dir) / QUEUE_FILE, json.dumps({"time": time.time(), "resume": resume}))
     append_event(run_dir, "status", status=Transition.QUEUED, resume=resume)
 
 
@@ -347,10 +345,7 @@ def browser_secret() -> str:
     path = runs_dir() / ".browser-secret"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}")
-        partial.write_text(secrets.token_urlsafe(24))
-        partial.chmod(0o600)
-        partial.replace(path)
+        durable.write_text(path, secrets.token_urlsafe(24), mode=0o600)
     return path.read_text().strip()
 
 

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import NamedTuple
 
-from finetune import FinetuneError, runs
+from finetune import FinetuneError, durable, runs
 from finetune.config import RunConfig
 from finetune.tasks import METRIC_KEYS, MRPC, Task
 
@@ -271,6 +271,7 @@ def make_final_callback(run_dir: Path, validation, tokenizer):
 
             self.trainer.save_model(str(run_dir / runs.MODEL_DIR))
             tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
+            durable.sync_tree(run_dir / runs.MODEL_DIR)  # on disk before metrics.json and "finished" say it is there
             self.final, answers = evaluate_model(str(run_dir / runs.MODEL_DIR), validation)
             _write_predictions(run_dir, answers)
             self.trainer.log({"eval_loss": self.final["loss"],
@@ -444,8 +445,7 @@ def _per_epoch(state, precision: str) -> list[dict]:
 
 
 def _write_predictions(run_dir: Path, answers: list[dict]) -> None:
-    with open(run_dir / runs.PREDICTIONS_FILE, "w", encoding="utf-8") as out:
-        out.writelines(json.dumps(row) + "\n" for row in answers)
+    durable.write_text(run_dir / runs.PREDICTIONS_FILE, "".join(json.dumps(row) + "\n" for row in answers))
 
 
 def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = False,
@@ -482,7 +482,7 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         raise
     except Exception as err:
-        (run_dir / "error.log").write_text(traceback.format_exc())
+        durable.write_text(run_dir / "error.log", traceback.format_exc())
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         record(run_dir, "status", status="failed", reason=reason, details=str(run_dir / "error.log"))
         raise
@@ -548,7 +548,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
 def _finish(run_dir: Path, config: RunConfig, metrics: dict) -> None:
     from finetune.card import write_model_card
 
-    (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    durable.write_text(run_dir / runs.METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     write_model_card(run_dir, config, metrics)
     runs.append_event(run_dir, "status", status="finished", seconds=metrics["train_seconds"],
                       **{k: metrics["final"][k] for k in METRIC_KEYS if k in metrics["final"]})
