@@ -108,10 +108,10 @@ def new_run_dir(model: str, parent: Path | None = None) -> Path:
 
 
 def append_event(run_dir: Path, kind: str, **fields) -> dict:
-    """Append one JSON line; a single write per line so a concurrent reader never sees half of one."""
+    """Append one JSON line, on disk before returning; a single write per line so a concurrent reader never sees half
+    of one."""
     event = {"time": round(time.time(), 3), "type": kind, **fields}
-    with open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8") as log:
-        log.write(json.dumps(event) + "\n")
+    durable.append_line(Path(run_dir) / EVENTS_FILE, json.dumps(event) + "\n")
     return event
 
 
@@ -124,8 +124,17 @@ def read_events(run_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
         log.seek(offset)
         chunk = log.read()
     complete = chunk[: chunk.rfind(b"\n") + 1]
-    events = [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
+    events = [event for line in complete.splitlines() if (event := _event(line)) is not None]
     return events, offset + len(complete)
+
+
+def _event(line: bytes) -> dict | None:
+    """One line of the log as an event; None for a blank line or one a crash cut short (the next append ended it)."""
+    try:
+        event = json.loads(line)
+    except ValueError:  # not JSON, or not UTF-8: a write torn by a kill or a power cut
+        return None
+    return event if isinstance(event, dict) and "type" in event else None
 
 
 def process_start(pid: int) -> str | None:
