@@ -265,10 +265,35 @@ def stop_requested(run_dir: Path) -> bool:
     return (Path(run_dir) / STOP_FILE).exists()
 
 
+def mark_complete(checkpoint: Path) -> None:
+    """Once the Trainer has written checkpoint-N: its files on disk first, then the marker naming each with its size
+    (durably), so that after a crash, even of the machine, a marked folder is whole."""
+    durable.sync_tree(checkpoint)
+    sizes = {p.name: p.stat().st_size for p in sorted(checkpoint.iterdir())
+             if p.is_file() and p.name != CHECKPOINT_MARKER and not p.name.endswith(durable.PARTIAL)}
+    durable.write_text(checkpoint / CHECKPOINT_MARKER, json.dumps({"files": sizes}, indent=1) + "\n")
+
+
+def _marked_whole(folder: Path) -> bool:
+    """The marker is there and every file it names has the size it had when marked (a copy cut short, a file
+    truncated since: not whole)."""
+    try:
+        marked = json.loads((folder / CHECKPOINT_MARKER).read_text(encoding="utf-8"))["files"]
+    except OSError:
+        return False
+    except (ValueError, TypeError, KeyError):  # "checkpoint-N complete": a marker from before sizes were recorded
+        return True
+    try:
+        return all((folder / name).stat().st_size == size for name, size in marked.items())
+    except OSError:
+        return False
+
+
 def checkpoint_complete(folder: Path) -> bool:
-    """A checkpoint-N folder marked complete, holding the weights, optimizer, scheduler and trainer state."""
+    """A checkpoint-N folder marked complete and still whole, holding the weights, optimizer, scheduler and trainer
+    state. An unmarked one (a save cut short, or a run from before markers) never counts."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
-    return re.fullmatch(r"checkpoint-\d+", folder.name) is not None and (folder / CHECKPOINT_MARKER).is_file() and (
+    return re.fullmatch(r"checkpoint-\d+", folder.name) is not None and _marked_whole(folder) and (
         has_weights and all((folder / name).is_file() for name in CHECKPOINT_FILES))
 
 

@@ -201,13 +201,15 @@ def make_checkpoint_callback(keep: int):
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 raise NonFiniteLoss(f"weights became non-finite at step {state.global_step}; "
                                     f"{_kept(args.output_dir)}: lower the learning rate")
-            if state.is_world_process_zero:  # the same step saved again (a stop at an epoch's end): unmarked meanwhile
-                (folder(args, state) / runs.CHECKPOINT_MARKER).unlink(missing_ok=True)
+            if state.is_world_process_zero and (folder(args, state) / runs.CHECKPOINT_MARKER).is_file():
+                # The same step saved again (a stop at an epoch's end): unmarked on disk before its files are rewritten.
+                (folder(args, state) / runs.CHECKPOINT_MARKER).unlink()
+                durable.sync_folder(folder(args, state))
 
         def on_save(self, args, state, control, **kwargs):
             _wait_for_everyone()  # every process's files (its rng state) are in the folder before it is marked
             if state.is_world_process_zero:
-                _mark_complete(folder(args, state))
+                runs.mark_complete(folder(args, state))
                 rotate_checkpoints(output_dir=args.output_dir, save_total_limit=keep,
                                    best_model_checkpoint=state.best_model_checkpoint, use_mtime=False)
 
@@ -310,27 +312,6 @@ def make_early_stopping_callback(run_dir: Path, patience: int, main_metric: str,
                 final_evaluation.finish()
 
     return EarlyStopping()
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _mark_complete(checkpoint: Path) -> None:
-    """The checkpoint's files on disk first, then the marker: after a crash, even of the host, a marked folder is
-    whole."""
-    for path in checkpoint.iterdir():
-        if path.is_file():
-            _fsync(path)
-    with open(checkpoint / runs.CHECKPOINT_MARKER, "w", encoding="utf-8") as marker:
-        marker.write(f"{checkpoint.name} complete\n")
-        marker.flush()
-        os.fsync(marker.fileno())
-    _fsync(checkpoint)  # the marker's directory entry
 
 
 def _remove_incomplete_checkpoints(run_dir: Path) -> None:
