@@ -70,6 +70,18 @@ def write_text(path: Path, text: str, mode: int | None = None) -> Path:
         raise
 
 
+def remove(path: Path, missing_ok: bool = False) -> None:
+    """Delete a file and put the deletion on disk: one that came back after a power cut would say what is no longer
+    so (a run still queued after its "starting" event, a checkpoint still marked while it is rewritten)."""
+    try:
+        Path(path).unlink()
+    except FileNotFoundError:
+        if not missing_ok:
+            raise
+        return
+    sync_folder(Path(path).parent)
+
+
 def append_line(path: Path, line: str) -> None:
     """Append `line` (ending in a newline) with one write and fsync it before returning. A line a crash cut short is
     ended first, so that this one starts its own and readers can skip the torn one."""

@@ -9,7 +9,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -462,7 +461,7 @@ def _queue_next(sweep_dir: Path, doc: dict, root: Path) -> None:
         durable.write_text(run_dir / runs.TRIAL_FILE, json.dumps({"sweep": doc["name"], "trial": number,
                                                                   "folder": folder}))
         if runs.owned(sweep_dir):
-            shutil.copyfile(Path(sweep_dir) / runs.OWNER_FILE, run_dir / runs.OWNER_FILE)
+            durable.write_text(run_dir / runs.OWNER_FILE, (Path(sweep_dir) / runs.OWNER_FILE).read_text())
         runs.enqueue(run_dir, resume=False)
         entry.update(run=run_dir.name, state=RunState.QUEUED.value)
         doc["trials"].append(entry)

@@ -203,8 +203,7 @@ def make_checkpoint_callback(keep: int):
                                     f"{_kept(args.output_dir)}: lower the learning rate")
             if state.is_world_process_zero and (folder(args, state) / runs.CHECKPOINT_MARKER).is_file():
                 # The same step saved again (a stop at an epoch's end): unmarked on disk before its files are rewritten.
-                (folder(args, state) / runs.CHECKPOINT_MARKER).unlink()
-                durable.sync_folder(folder(args, state))
+                durable.remove(folder(args, state) / runs.CHECKPOINT_MARKER)
 
         def on_save(self, args, state, control, **kwargs):
             _wait_for_everyone()  # every process's files (its rng state) are in the folder before it is marked
@@ -445,7 +444,7 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
     if is_main_process():
         if not resume:
             config.save(run_dir / runs.CONFIG_FILE)
-        (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
+        durable.remove(run_dir / runs.STOP_FILE, missing_ok=True)
         runs.record_pid(run_dir, os.getpid())
         if resume:
             _remove_incomplete_checkpoints(run_dir)
