@@ -29,8 +29,9 @@ def sync_folder(folder: Path) -> None:
 
 
 def sync_tree(folder: Path) -> None:
-    """Every file under `folder` on disk, then the folders' entries: for what another program wrote (Trainer)."""
-    folders = [Path(folder)]
+    """Every file under `folder` on disk, then the folders' entries, up to the folder's own in its parent: for what
+    another program wrote (Trainer)."""
+    folders = [Path(folder).parent, Path(folder)]
     for path in Path(folder).rglob("*"):
         if path.is_dir():
             folders.append(path)

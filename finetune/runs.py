@@ -269,6 +269,7 @@ def mark_complete(checkpoint: Path) -> None:
     """Once the Trainer has written checkpoint-N: its files on disk first, then the marker naming each with its size
     (durably), so that after a crash, even of the machine, a marked folder is whole."""
     durable.sync_tree(checkpoint)
+    durable.sync_folder(checkpoint.parent.parent)  # the checkpoints folder's own entry, made at the first save
     sizes = {p.name: p.stat().st_size for p in sorted(checkpoint.iterdir())
              if p.is_file() and p.name != CHECKPOINT_MARKER and not p.name.endswith(durable.PARTIAL)}
     durable.write_text(checkpoint / CHECKPOINT_MARKER, json.dumps({"files": sizes}, indent=1) + "\n")
