@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from finetune import runs
+from finetune import durable, runs
 from finetune.config import RunConfig
 from finetune.data import HUB_DATASET, HUB_SOURCES, is_real_mrpc, source_label
 from finetune.metrics import REFERENCE_DATA, REFERENCES
@@ -202,9 +202,7 @@ def model_card(run_dir: Path, config: RunConfig, metrics: dict):
 
 def write_model_card(run_dir: Path, config: RunConfig, metrics: dict) -> Path:
     """Write README.md into the run folder; it is what a push to the Hub shows as the model's page."""
-    path = Path(run_dir) / CARD_FILE
-    model_card(run_dir, config, metrics).save(path)
-    return path
+    return durable.write_text(Path(run_dir) / CARD_FILE, str(model_card(run_dir, config, metrics)))
 
 
 def card_for_run(run_dir: Path) -> Path:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from finetune import durable
+
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # A pair whose two bf16 logits are closer than this is answered again in fp32. Over 1,608 MRPC pairs (a trained
 # all-MiniLM-L6-v2) bf16 moved the margin by 0.009 on average and 0.27 at most, and flipped 3 labels; with this guard
@@ -51,7 +53,7 @@ def export(model, tokenizer, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     example = tokenizer("an example", "another one", return_tensors="pt")
     names = [name for name in INPUTS if name in example]
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
+    partial = durable.partial_path(path)
     axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"logits": {0: "batch"}}
     # The TorchScript exporter: no extra dependency (the dynamo one needs onnxscript) and it handles BERT's graph.
     # The exporter warns about tracing details of transformers' code that do not change the answers: not for users.
@@ -59,8 +61,7 @@ def export(model, tokenizer, path: Path) -> Path:
         warnings.simplefilter("ignore")
         torch.onnx.export(model.float().eval(), tuple(example[name] for name in names), str(partial), input_names=names,
                           output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    os.replace(partial, path)
-    return path
+    return durable.publish(partial, path)
 
 
 def capabilities(core=None) -> list[str]:

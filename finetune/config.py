@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from finetune import FinetuneError
+from finetune import FinetuneError, durable
 from finetune.tasks import KNOWN as KNOWN_TASKS
 from finetune.tasks import Spec
 
@@ -169,10 +169,8 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def save(self, path: Path) -> None:
-        """Written whole or not at all: a process reading it never sees half a file."""
-        partial = Path(path).with_name(f".{Path(path).name}.partial")
-        partial.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        partial.replace(path)
+        """Written whole or not at all, even across a power cut: a process reading it never sees half a file."""
+        durable.write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> RunConfig:

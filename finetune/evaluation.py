@@ -77,7 +77,7 @@ def score_split(model: str, source: str, split: str = "validation", batch_size: 
 def score_run(run_dir: Path, source: str, split: str = "validation") -> dict:
     """A finished run scored on other data (real MRPC for a run trained on the sample, say), kept in its scores.json
     so that the Evaluate tab shows it beside the run's own figures, and a second ask reads it back."""
-    from finetune import runs
+    from finetune import durable, runs
 
     known = run_scores(run_dir)
     if Path(source).expanduser().exists():  # the same folder however it was named (relative, with ~)
@@ -85,9 +85,7 @@ def score_run(run_dir: Path, source: str, split: str = "validation") -> dict:
     key = f"{source}|{split}"
     if key not in known:
         known[key] = score_split(str(Path(run_dir) / runs.MODEL_DIR), source, split)
-        partial = Path(run_dir) / f".{runs.SCORES_FILE}.partial"
-        partial.write_text(json.dumps(known, indent=2) + "\n")
-        partial.replace(Path(run_dir) / runs.SCORES_FILE)
+        durable.write_text(Path(run_dir) / runs.SCORES_FILE, json.dumps(known, indent=2) + "\n")
     return known[key]
 
 

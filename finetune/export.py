@@ -4,7 +4,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from finetune import runs
+from finetune import durable, runs
 
 EXPORTS_DIR = ".exports"  # under the runs folder: not a run folder, so the run lists skip it
 # Checkpoints (with their optimizer states, twice the model's size) stay behind: the zip is for using the model.
@@ -36,5 +36,4 @@ def zip_run(run_dir: Path, out_dir: Path | None = None) -> Path:
         for name in export_files(run_dir):
             method = zipfile.ZIP_STORED if name.suffix in STORED else zipfile.ZIP_DEFLATED
             archive.write(run_dir / name, f"{run_dir.name}/{name.as_posix()}", compress_type=method)
-    partial.replace(target)
-    return target
+    return durable.publish(partial, target)

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from finetune import runs
+from finetune import durable, runs
 from finetune.config import ConfigError, RunConfig
 from finetune.runs import LIVE, RESUMABLE, WAITING_OR_LIVE, RunState, Transition
 
@@ -196,7 +196,7 @@ def schedule() -> list[Path]:
             try:
                 _launch(run_dir)
             except (OSError, ValueError, TypeError, KeyError) as err:  # a damaged folder must not block the queue
-                (run_dir / runs.QUEUE_FILE).unlink(missing_ok=True)
+                durable.remove(run_dir / runs.QUEUE_FILE, missing_ok=True)
                 runs.append_event(run_dir, "status", status=Transition.FAILED, reason=f"cannot launch it: {err}")
                 continue
             launched.append(run_dir)
@@ -215,7 +215,7 @@ def _launch(run_dir: Path) -> None:
         cli = ["train", "--config", str(run_dir / runs.CONFIG_FILE), "--output-dir", str(run_dir)]
     _spawn(cli, run_dir)
     # After the "starting" event: a restart never finds the run neither queued nor begun.
-    (run_dir / runs.QUEUE_FILE).unlink()
+    durable.remove(run_dir / runs.QUEUE_FILE)
 
 
 def start_scheduler() -> None:
@@ -249,7 +249,7 @@ def halt(run_dir: Path, reason: str = "") -> None:
     with _lock:
         state = _state(run_dir)
         if state is RunState.QUEUED:
-            (Path(run_dir) / runs.QUEUE_FILE).unlink()
+            durable.remove(Path(run_dir) / runs.QUEUE_FILE)
             runs.append_event(run_dir, "status", status=Transition.STOPPED,
                               reason=reason or "taken out of the queue before it began")
             return

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from finetune import report, runs
+from finetune import durable, report, runs
 from finetune.explainer import run_explainer
 
 EXPLAIN_DIR = "explain"  # in the run folder: what the explain views computed once for this run
@@ -46,9 +45,7 @@ def _project(run_dir: Path) -> dict:
 
 def _write_atomically(path: Path, data: dict) -> None:
     path.parent.mkdir(exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
-    partial.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(partial, path)
+    durable.write_text(path, json.dumps(data))
 
 
 def cached_projection(run_dir: Path) -> dict | None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from finetune import FinetuneError
+from finetune import FinetuneError, durable
 
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
@@ -110,10 +110,10 @@ def new_run_dir(model: str, parent: Path | None = None) -> Path:
 
 
 def append_event(run_dir: Path, kind: str, **fields) -> dict:
-    """Append one JSON line; a single write per line so a concurrent reader never sees half of one."""
+    """Append one JSON line, on disk before returning; a single write per line so a concurrent reader never sees half
+    of one."""
     event = {"time": round(time.time(), 3), "type": kind, **fields}
-    with open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8") as log:
-        log.write(json.dumps(event) + "\n")
+    durable.append_line(Path(run_dir) / EVENTS_FILE, json.dumps(event) + "\n")
     return event
 
 
@@ -126,8 +126,17 @@ def read_events(run_dir: Path, offset: int = 0) -> tuple[list[dict], int]:
         log.seek(offset)
         chunk = log.read()
     complete = chunk[: chunk.rfind(b"\n") + 1]
-    events = [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
+    events = [event for line in complete.splitlines() if (event := _event(line)) is not None]
     return events, offset + len(complete)
+
+
+def _event(line: bytes) -> dict | None:
+    """One line of the log as an event; None for a blank line or one a crash cut short (the next append ended it)."""
+    try:
+        event = json.loads(line)
+    except ValueError:  # not JSON, or not UTF-8: a write torn by a kill or a power cut
+        return None
+    return event if isinstance(event, dict) and "type" in event else None
 
 
 def process_start(pid: int) -> str | None:
@@ -142,8 +151,8 @@ def process_start(pid: int) -> str | None:
 
 def record_pid(run_dir: Path, pid: int) -> None:
     """Write the pid and its start time (start first: a reader pairs them by pid)."""
-    (Path(run_dir) / PID_START_FILE).write_text(f"{pid} {process_start(pid) or ''}")
-    (Path(run_dir) / PID_FILE).write_text(str(pid))
+    durable.write_text(Path(run_dir) / PID_START_FILE, f"{pid} {process_start(pid) or ''}")
+    durable.write_text(Path(run_dir) / PID_FILE, str(pid))
 
 
 def pid_alive(run_dir: Path) -> bool:
@@ -243,7 +252,7 @@ def log_tail(run_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
 def request_stop(run_dir: Path, reason: str = "") -> None:
     """Ask a running training to save a checkpoint and end as 'stopped' at its next step; `reason` is what its
     'stopped' event will say (a sweep pruning it, say)."""
-    (Path(run_dir) / STOP_FILE).write_text(reason)
+    durable.write_text(Path(run_dir) / STOP_FILE, reason)
 
 
 def stop_reason(run_dir: Path) -> str | None:
@@ -258,10 +267,36 @@ def stop_requested(run_dir: Path) -> bool:
     return (Path(run_dir) / STOP_FILE).exists()
 
 
+def mark_complete(checkpoint: Path) -> None:
+    """Once the Trainer has written checkpoint-N: its files on disk first, then the marker naming each with its size
+    (durably), so that after a crash, even of the machine, a marked folder is whole."""
+    durable.sync_tree(checkpoint)
+    durable.sync_folder(checkpoint.parent.parent)  # the checkpoints folder's own entry, made at the first save
+    sizes = {p.name: p.stat().st_size for p in sorted(checkpoint.iterdir())
+             if p.is_file() and p.name != CHECKPOINT_MARKER and not p.name.endswith(durable.PARTIAL)}
+    durable.write_text(checkpoint / CHECKPOINT_MARKER, json.dumps({"files": sizes}, indent=1) + "\n")
+
+
+def _marked_whole(folder: Path) -> bool:
+    """The marker is there and every file it names has the size it had when marked (a copy cut short, a file
+    truncated since: not whole)."""
+    try:
+        marked = json.loads((folder / CHECKPOINT_MARKER).read_text(encoding="utf-8"))["files"]
+    except OSError:
+        return False
+    except (ValueError, TypeError, KeyError):  # "checkpoint-N complete": a marker from before sizes were recorded
+        return True
+    try:
+        return all((folder / name).stat().st_size == size for name, size in marked.items())
+    except OSError:
+        return False
+
+
 def checkpoint_complete(folder: Path) -> bool:
-    """A checkpoint-N folder marked complete, holding the weights, optimizer, scheduler and trainer state."""
+    """A checkpoint-N folder marked complete and still whole, holding the weights, optimizer, scheduler and trainer
+    state. An unmarked one (a save cut short, or a run from before markers) never counts."""
     has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin"))
-    return re.fullmatch(r"checkpoint-\d+", folder.name) is not None and (folder / CHECKPOINT_MARKER).is_file() and (
+    return re.fullmatch(r"checkpoint-\d+", folder.name) is not None and _marked_whole(folder) and (
         has_weights and all((folder / name).is_file() for name in CHECKPOINT_FILES))
 
 
@@ -282,7 +317,7 @@ def _digest(token: str) -> str:
 
 def set_owner(run_dir: Path, token: str) -> None:
     """Keep only the token's hash: the run folder never reveals what to send to act on the run."""
-    (Path(run_dir) / OWNER_FILE).write_text(_digest(token))
+    durable.write_text(Path(run_dir) / OWNER_FILE, _digest(token))
 
 
 def owned(run_dir: Path) -> bool:
@@ -324,9 +359,8 @@ def _mtime(path: Path) -> float:
 def enqueue(run_dir: Path, resume: bool, since: float | None = None, **fields) -> None:
     """Put the run in the training queue (at the place of time `since`, else last); the file, in the run folder, keeps
     the queue across restarts of the app."""
-    partial = Path(run_dir) / (QUEUE_FILE + ".tmp")
-    partial.write_text(json.dumps({"time": time.time() if since is None else since, "resume": resume}))
-    partial.replace(Path(run_dir) / QUEUE_FILE)  # whole or absent, even if the app dies mid-write
+    entry = {"time": time.time() if since is None else since, "resume": resume}
+    durable.write_text(Path(run_dir) / QUEUE_FILE, json.dumps(entry))
     append_event(run_dir, "status", status=Transition.QUEUED, resume=resume, **fields)
 
 
@@ -365,10 +399,7 @@ def browser_secret() -> str:
     path = runs_dir() / ".browser-secret"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}")
-        partial.write_text(secrets.token_urlsafe(24))
-        partial.chmod(0o600)
-        partial.replace(path)
+        durable.write_text(path, secrets.token_urlsafe(24), mode=0o600)
     return path.read_text().strip()
 
 

@@ -8,13 +8,12 @@ import itertools
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 
-from finetune import jobs, runs
+from finetune import durable, jobs, runs
 from finetune.config import ConfigError, RunConfig, _fault, hyperparameters, value_kind
 from finetune.runs import LIVE, WAITING_OR_LIVE, RunState
 
@@ -215,9 +214,7 @@ def read(sweep_dir: Path) -> dict:
 
 
 def _write(sweep_dir: Path, doc: dict) -> None:
-    partial = Path(sweep_dir) / f".{SWEEP_FILE}.partial"
-    partial.write_text(json.dumps(doc, indent=2) + "\n")
-    partial.replace(Path(sweep_dir) / SWEEP_FILE)
+    durable.write_text(Path(sweep_dir) / SWEEP_FILE, json.dumps(doc, indent=2) + "\n")
 
 
 def _runs_root(sweep_dir: Path, doc: dict) -> Path:
@@ -447,9 +444,10 @@ def _queue_next(sweep_dir: Path, doc: dict, root: Path) -> None:
         run_dir = runs.new_run_dir(f"{doc['name']}-t{number + 1}", parent=root).resolve()
         config.save(run_dir / runs.CONFIG_FILE)
         folder = os.path.relpath(Path(sweep_dir).resolve(), run_dir)
-        (run_dir / runs.TRIAL_FILE).write_text(json.dumps({"sweep": doc["name"], "trial": number, "folder": folder}))
+        durable.write_text(run_dir / runs.TRIAL_FILE, json.dumps({"sweep": doc["name"], "trial": number,
+                                                                  "folder": folder}))
         if runs.owned(sweep_dir):
-            shutil.copyfile(Path(sweep_dir) / runs.OWNER_FILE, run_dir / runs.OWNER_FILE)
+            durable.write_text(run_dir / runs.OWNER_FILE, (Path(sweep_dir) / runs.OWNER_FILE).read_text())
         runs.enqueue(run_dir, resume=False)
         entry.update(run=run_dir.name, state=RunState.QUEUED.value)
         doc["trials"].append(entry)

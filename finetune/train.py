@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import NamedTuple
 
-from finetune import FinetuneError, runs
+from finetune import FinetuneError, durable, runs
 from finetune.config import RunConfig
 from finetune.tasks import METRIC_KEYS, MRPC, Task
 
@@ -201,13 +201,14 @@ def make_checkpoint_callback(keep: int):
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 raise NonFiniteLoss(f"weights became non-finite at step {state.global_step}; "
                                     f"{_kept(args.output_dir)}: lower the learning rate")
-            if state.is_world_process_zero:  # the same step saved again (a stop at an epoch's end): unmarked meanwhile
-                (folder(args, state) / runs.CHECKPOINT_MARKER).unlink(missing_ok=True)
+            if state.is_world_process_zero and (folder(args, state) / runs.CHECKPOINT_MARKER).is_file():
+                # The same step saved again (a stop at an epoch's end): unmarked on disk before its files are rewritten.
+                durable.remove(folder(args, state) / runs.CHECKPOINT_MARKER)
 
         def on_save(self, args, state, control, **kwargs):
             _wait_for_everyone()  # every process's files (its rng state) are in the folder before it is marked
             if state.is_world_process_zero:
-                _mark_complete(folder(args, state))
+                runs.mark_complete(folder(args, state))
                 rotate_checkpoints(output_dir=args.output_dir, save_total_limit=keep,
                                    best_model_checkpoint=state.best_model_checkpoint, use_mtime=False)
 
@@ -271,6 +272,7 @@ def make_final_callback(run_dir: Path, validation, tokenizer):
 
             self.trainer.save_model(str(run_dir / runs.MODEL_DIR))
             tokenizer.save_pretrained(str(run_dir / runs.MODEL_DIR))
+            durable.sync_tree(run_dir / runs.MODEL_DIR)  # on disk before metrics.json and "finished" say it is there
             self.final, answers = evaluate_model(str(run_dir / runs.MODEL_DIR), validation)
             _write_predictions(run_dir, answers)
             self.trainer.log({"eval_loss": self.final["loss"],
@@ -309,27 +311,6 @@ def make_early_stopping_callback(run_dir: Path, patience: int, main_metric: str,
                 final_evaluation.finish()
 
     return EarlyStopping()
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _mark_complete(checkpoint: Path) -> None:
-    """The checkpoint's files on disk first, then the marker: after a crash, even of the host, a marked folder is
-    whole."""
-    for path in checkpoint.iterdir():
-        if path.is_file():
-            _fsync(path)
-    with open(checkpoint / runs.CHECKPOINT_MARKER, "w", encoding="utf-8") as marker:
-        marker.write(f"{checkpoint.name} complete\n")
-        marker.flush()
-        os.fsync(marker.fileno())
-    _fsync(checkpoint)  # the marker's directory entry
 
 
 def _remove_incomplete_checkpoints(run_dir: Path) -> None:
@@ -444,8 +425,7 @@ def _per_epoch(state, precision: str) -> list[dict]:
 
 
 def _write_predictions(run_dir: Path, answers: list[dict]) -> None:
-    with open(run_dir / runs.PREDICTIONS_FILE, "w", encoding="utf-8") as out:
-        out.writelines(json.dumps(row) + "\n" for row in answers)
+    durable.write_text(run_dir / runs.PREDICTIONS_FILE, "".join(json.dumps(row) + "\n" for row in answers))
 
 
 def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = False,
@@ -464,7 +444,7 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
     if is_main_process():
         if not resume:
             config.save(run_dir / runs.CONFIG_FILE)
-        (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
+        durable.remove(run_dir / runs.STOP_FILE, missing_ok=True)
         runs.record_pid(run_dir, os.getpid())
         if resume:
             _remove_incomplete_checkpoints(run_dir)
@@ -482,7 +462,7 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         raise
     except Exception as err:
-        (run_dir / "error.log").write_text(traceback.format_exc())
+        durable.write_text(run_dir / "error.log", traceback.format_exc())
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         record(run_dir, "status", status="failed", reason=reason, details=str(run_dir / "error.log"))
         raise
@@ -548,7 +528,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
 def _finish(run_dir: Path, config: RunConfig, metrics: dict) -> None:
     from finetune.card import write_model_card
 
-    (run_dir / runs.METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    durable.write_text(run_dir / runs.METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     write_model_card(run_dir, config, metrics)
     runs.append_event(run_dir, "status", status="finished", seconds=metrics["train_seconds"],
                       **{k: metrics["final"][k] for k in METRIC_KEYS if k in metrics["final"]})

@@ -222,6 +222,7 @@ def test_checkpoints_are_bounded_to_the_last_ones_and_the_best(tmp_path, tiny_be
 
 
 def test_resume_takes_the_last_complete_checkpoint_never_a_half_written_one(tmp_path, tiny_bert):
+    import os
     import shutil
 
     run = tmp_path / "run"
@@ -232,6 +233,9 @@ def test_resume_takes_the_last_complete_checkpoint_never_a_half_written_one(tmp_
     (checkpoints / "checkpoint-12" / runs.CHECKPOINT_MARKER).unlink()  # every file written, but not yet marked
     shutil.copytree(checkpoints / "checkpoint-8", checkpoints / "checkpoint-16")
     (checkpoints / "checkpoint-16" / "optimizer.pt").unlink()  # marked, then damaged by hand
+    shutil.copytree(checkpoints / "checkpoint-8", checkpoints / "checkpoint-20")
+    weights = checkpoints / "checkpoint-20" / "model.safetensors"
+    os.truncate(weights, weights.stat().st_size // 2)  # marked, then cut short (a copy interrupted, a disk error)
     train(config, run, resume=True)
     resumed = [e for e in runs.read_events(run)[0] if e.get("status") == "resumed"]
     assert [Path(e["checkpoint"]).name for e in resumed] == ["checkpoint-8"]
