@@ -133,3 +133,66 @@ def test_processes_that_disagree_with_torchrun_are_refused_in_one_line(tmp_path,
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", "--processes", "3", "--output-dir", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err == "error: processes is 3 but torchrun started 2: give the same number to both\n"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+TWO_NODE_FLAGS = ["--max-train-samples", "32", "--max-eval-samples", "16", "--epochs", "2", "--batch-size", "8",
+                  "--precision", "fp32", "--logging-steps", "1", "--seed", "7", "--learning-rate", "1e-3"]
+
+
+def _node_launcher(node: int, port: int, out: Path, *extra: str) -> list[str]:
+    """One of two torchrun launchers, each the only one of its node, meeting at 127.0.0.1:port (c10d rendezvous)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+            "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"test-{port}",
+            "--local-addr", "127.0.0.1", "--max-restarts", "0", "-m", "finetune", "train", *extra,
+            "--output-dir", str(out)]
+
+
+def _two_nodes(tmp_path: Path, *flags: str) -> tuple[list[subprocess.CompletedProcess], list[Path]]:
+    """Train on two torchrun launchers at once, each given its own --output-dir (two machines without a shared disk)."""
+    port, outs = _free_port(), [tmp_path / "node0", tmp_path / "node1"]
+    launched = [subprocess.Popen(_node_launcher(node, port, outs[node], *flags), cwd=REPO, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for node in (0, 1)]
+    done = []
+    for process in launched:
+        stdout, stderr = process.communicate(timeout=300)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done, outs
+
+
+def _figures(run_dir: Path) -> dict:
+    """What a run learned: its final figures and every loss it logged, by step."""
+    metrics = json.loads((run_dir / runs.METRICS_FILE).read_text())
+    losses = {f"loss at step {e['step']}": e["loss"] for e in runs.read_events(run_dir)[0] if e["type"] == "log"}
+    return {"world_size": metrics["world_size"], "steps": metrics["steps"], **losses,
+            **{key: metrics["final"][key] for key in ("accuracy", "f1", "loss")}}
+
+
+def test_two_nodes_learn_what_two_processes_on_one_node_do_and_only_rank_zero_writes(tmp_path, tiny_bert):
+    """Two torchrun launchers of one process each, as on two machines without a shared disk, each given its own
+    --output-dir: one run folder, the same figures as `--standalone --nproc_per_node 2` with the same seed and global
+    batch, and nothing at all in the other machine's folder."""
+    flags = ["--model", str(tiny_bert), "--data", "sample", *TWO_NODE_FLAGS]
+    done, outs = _two_nodes(tmp_path, *flags)
+    for launcher in done:
+        assert launcher.returncode == 0, launcher.stdout[-2000:] + launcher.stderr[-3000:]
+    written = [out for out in outs if out.exists()]
+    assert len(written) == 1, [sorted(map(str, out.rglob("*"))) for out in written]  # rank 0's; the other: not made
+    one_node = tmp_path / "one-node"
+    alone = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "finetune",
+         "train", *flags, "--output-dir", str(one_node)],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert alone.returncode == 0, alone.stdout[-2000:] + alone.stderr[-3000:]
+    two_nodes, one = _figures(written[0]), _figures(one_node)
+    print(f"two nodes: {two_nodes}\none node: {one}")
+    assert two_nodes["world_size"] == one["world_size"] == 2 and two_nodes["steps"] == one["steps"] == 4
+    assert {key for key in one if key.startswith("loss at")} == {f"loss at step {n}" for n in (1, 2, 3, 4)}
+    assert two_nodes == pytest.approx(one, rel=1e-5, abs=1e-6)
