@@ -196,3 +196,35 @@ def test_two_nodes_learn_what_two_processes_on_one_node_do_and_only_rank_zero_wr
     assert two_nodes["world_size"] == one["world_size"] == 2 and two_nodes["steps"] == one["steps"] == 4
     assert {key for key in one if key.startswith("loss at")} == {f"loss at step {n}" for n in (1, 2, 3, 4)}
     assert two_nodes == pytest.approx(one, rel=1e-5, abs=1e-6)
+
+
+def _standalone(out: Path, *flags: str, env: dict | None = None) -> subprocess.Popen:
+    import os
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "finetune",
+         "train", *flags, "--output-dir", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def test_a_nan_loss_on_one_rank_fails_every_rank_at_that_step_in_one_line(tmp_path, tiny_bert):
+    """Rank 1's loss turns NaN at step 3 (the tests' hook): rank 0's stays finite, yet both stop at that step with
+    the same message, within 30 s, and the run fails naming the step; the checkpoint of step 2 is kept."""
+    import time
+
+    from finetune.train import NAN_LOSS_ENV
+
+    out = tmp_path / "run"
+    launcher = _standalone(out, "--model", str(tiny_bert), "--data", "sample", *TWO_NODE_FLAGS,
+                           env={NAN_LOSS_ENV: "1:3"})
+    _wait(out, lambda s: s.step >= 2, seconds=120)
+    reached = time.monotonic()
+    stdout, stderr = launcher.communicate(timeout=120)
+    assert time.monotonic() - reached < 30 and not _processes_of(out)
+    expected = ("loss became nan on process 1 of 2 at step 3; the last good checkpoint, checkpoint-2, is kept: lower "
+                "the learning rate")
+    assert launcher.returncode != 0 and stderr.count(f"error: {expected}\n") == 2, stdout[-2000:] + stderr[-3000:]
+    assert runs.state_of(out) == (runs.RunState.FAILED, expected)
+    assert max(e["step"] for e in runs.read_events(out)[0] if e["type"] == "log") == 2
+    assert [p.name for p in (out / runs.CHECKPOINTS_DIR).iterdir()] == ["checkpoint-2"]
+    assert runs.last_checkpoint(out).name == "checkpoint-2" and not (out / runs.MODEL_DIR).exists()
