@@ -82,6 +82,17 @@ def _gathered(value) -> list:
     return found
 
 
+def _peer_lost(err: Exception) -> bool:
+    """Whether a collective failed because another process vanished mid-run (kill -9, out of memory, a machine down):
+    gloo says "Connection closed by peer" (or reset), NCCL and the rendezvous store raise a DistError."""
+    if not _distributed():
+        return False
+    import torch.distributed as dist
+
+    said = str(err)
+    return isinstance(err, dist.DistError) or "closed by peer" in said or "reset by peer" in said
+
+
 def _stop_everywhere(run_dir: Path) -> bool:
     """A stop request, agreed by all processes so that they leave the training loop at the same step."""
     wanted = _signalled["stop"] or runs.stop_requested(run_dir)
@@ -526,6 +537,12 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         raise
     except Exception as err:
+        if _peer_lost(err):
+            reason = ("another process of the run ended without warning (killed, or its machine went down); "
+                      f"{_kept(str(run_dir / runs.CHECKPOINTS_DIR))}")
+            record(run_dir, "status", status=runs.Transition.INTERRUPTED, reason=reason,
+                   checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+            raise runs.RunError(reason) from err
         if is_main_process():  # the others' tracebacks go to their own stderr: the run folder may not be theirs
             (run_dir / "error.log").write_text(traceback.format_exc())
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"

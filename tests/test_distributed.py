@@ -228,3 +228,45 @@ def test_a_nan_loss_on_one_rank_fails_every_rank_at_that_step_in_one_line(tmp_pa
     assert max(e["step"] for e in runs.read_events(out)[0] if e["type"] == "log") == 2
     assert [p.name for p in (out / runs.CHECKPOINTS_DIR).iterdir()] == ["checkpoint-2"]
     assert runs.last_checkpoint(out).name == "checkpoint-2" and not (out / runs.MODEL_DIR).exists()
+
+
+def _rank_of(pid: int) -> int | None:
+    """The RANK torchrun gave the process (None for torchrun itself)."""
+    environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+    return next((int(entry[5:]) for entry in environ if entry.startswith(b"RANK=")), None)
+
+
+def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_last_checkpoint(tiny_bert):
+    """kill -9 of rank 1 in the app's processes=2 run (30 steps, a checkpoint every 10): rank 0 and torchrun end
+    within 30 s, the run is interrupted with a one-line reason and resumes from checkpoint-10 to the end."""
+    import os
+    import signal
+    import time
+
+    from finetune import jobs
+    from finetune.config import RunConfig
+
+    config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=3, batch_size=8,
+                                   max_train_samples=160, max_eval_samples=16, logging_steps=1, processes=2)
+    run_dir = jobs.start(config)
+    try:
+        _wait(run_dir, lambda s: s.state == "running" and s.step >= 12)
+        rank_one = next(pid for pid in _processes_of(run_dir) if _rank_of(pid) == 1)
+        os.kill(rank_one, signal.SIGKILL)
+        killed = time.monotonic()
+        assert _all_gone(run_dir, seconds=30), f"still alive {time.monotonic() - killed:.0f} s after the kill"
+        state, reason = runs.state_of(run_dir)
+        assert state == "interrupted", runs.log_tail(run_dir, 60)
+        assert reason == ("another process of the run ended without warning (killed, or its machine went down); the "
+                          "last good checkpoint, checkpoint-10, is kept")
+        assert runs.last_checkpoint(run_dir).name == "checkpoint-10"
+
+        jobs.resume(run_dir)
+        done = _wait(run_dir, lambda s: s.state not in runs.LIVE and s.state != "queued", seconds=400)
+        assert done.state == "finished", runs.log_tail(run_dir, 60)
+    finally:
+        for pid in _processes_of(run_dir):
+            os.kill(pid, signal.SIGKILL)
+    assert json.loads((run_dir / runs.METRICS_FILE).read_text())["steps"] == 30
+    statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
+    assert statuses == ["queued", "starting", "started", "interrupted", "queued", "starting", "resumed", "finished"]
