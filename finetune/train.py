@@ -71,6 +71,30 @@ def _wait_for_everyone() -> None:
         dist.barrier()
 
 
+def all_ready(problem: str | None) -> None:
+    """Every process says whether it can begin, before they meet in a process group: if any cannot, all raise the
+    first problem (in rank order), where one leaving alone would keep the others waiting for it for half an hour.
+
+    Said through torchrun's own store (TORCHELASTIC_USE_AGENT_STORE); without it, this process's problem alone.
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        if problem:
+            raise FinetuneError(problem)
+        return
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                          timeout=timedelta(minutes=5))
+    key = f"finetune/{os.environ.get('TORCHELASTIC_RUN_ID')}/{os.environ.get('TORCHELASTIC_RESTART_COUNT')}/ready/"
+    store.set(key + os.environ["RANK"], problem or "")
+    said = [store.get(key + str(rank)).decode() for rank in range(int(os.environ["WORLD_SIZE"]))]  # get waits
+    first = next((problem for problem in said if problem), None)
+    if first:
+        raise FinetuneError(first)
+
+
 def _gathered(value) -> list:
     """`value` from every process, in rank order (a list of one in a single process)."""
     if not _distributed():

@@ -147,24 +147,30 @@ TWO_NODE_FLAGS = ["--max-train-samples", "32", "--max-eval-samples", "16", "--ep
                   "--precision", "fp32", "--logging-steps", "1", "--seed", "7", "--learning-rate", "1e-3"]
 
 
-def _node_launcher(node: int, port: int, out: Path, *extra: str) -> list[str]:
+def _node_launcher(port: int, *train: str) -> list[str]:
     """One of two torchrun launchers, each the only one of its node, meeting at 127.0.0.1:port (c10d rendezvous)."""
     return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"test-{port}",
-            "--local-addr", "127.0.0.1", "--max-restarts", "0", "-m", "finetune", "train", *extra,
-            "--output-dir", str(out)]
+            "--local-addr", "127.0.0.1", "--max-restarts", "0", "-m", "finetune", "train", *train]
 
 
-def _two_nodes(tmp_path: Path, *flags: str) -> tuple[list[subprocess.CompletedProcess], list[Path]]:
-    """Train on two torchrun launchers at once, each given its own --output-dir (two machines without a shared disk)."""
-    port, outs = _free_port(), [tmp_path / "node0", tmp_path / "node1"]
-    launched = [subprocess.Popen(_node_launcher(node, port, outs[node], *flags), cwd=REPO, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for node in (0, 1)]
+def _two_nodes(outs: list[Path], *flags: str, resume: bool = False, env: dict | None = None, stagger: float = 0.0):
+    """`train` on two torchrun launchers, each with its own folder (two machines without a shared disk): `--output-dir`
+    or, with `resume`, `--resume`; the second starts `stagger` seconds after the first; the launchers' outcomes."""
+    import os
+    import time
+
+    port, launched = _free_port(), []
+    for out in outs:
+        time.sleep(stagger if launched else 0)
+        launched.append(subprocess.Popen(_node_launcher(port, *flags, "--resume" if resume else "--output-dir",
+                                                        str(out)), cwd=REPO, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}))
     done = []
     for process in launched:
         stdout, stderr = process.communicate(timeout=300)
         done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
-    return done, outs
+    return done
 
 
 def _figures(run_dir: Path) -> dict:
@@ -180,7 +186,8 @@ def test_two_nodes_learn_what_two_processes_on_one_node_do_and_only_rank_zero_wr
     --output-dir: one run folder, the same figures as `--standalone --nproc_per_node 2` with the same seed and global
     batch, and nothing at all in the other machine's folder."""
     flags = ["--model", str(tiny_bert), "--data", "sample", *TWO_NODE_FLAGS]
-    done, outs = _two_nodes(tmp_path, *flags)
+    outs = [tmp_path / "node0", tmp_path / "node1"]
+    done = _two_nodes(outs, *flags)
     for launcher in done:
         assert launcher.returncode == 0, launcher.stdout[-2000:] + launcher.stderr[-3000:]
     written = [out for out in outs if out.exists()]
@@ -270,3 +277,39 @@ def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_la
     assert json.loads((run_dir / runs.METRICS_FILE).read_text())["steps"] == 30
     statuses = [e["status"] for e in runs.read_events(run_dir)[0] if e["type"] == "status"]
     assert statuses == ["queued", "starting", "started", "interrupted", "queued", "starting", "resumed", "finished"]
+
+
+def test_two_nodes_resume_only_where_each_has_the_run_folder_and_refuse_together_in_one_line(tmp_path, tiny_bert):
+    """Two nodes, each with its own folder: rank 1's NaN at step 3 fails the run on both; a resume where the second
+    machine has no copy of the run folder ends both launchers with the same one-line reason (rank 0 does not wait for
+    a process that left); with a copy it resumes from checkpoint-2 to the end, and rank 1 leaves its copy as it was."""
+    import shutil
+
+    from finetune.train import NAN_LOSS_ENV
+
+    outs = [tmp_path / "node0", tmp_path / "node1"]
+    failed = _two_nodes(outs, "--model", str(tiny_bert), "--data", "sample", *TWO_NODE_FLAGS, env={NAN_LOSS_ENV: "1:3"})
+    run_dir, other = outs if outs[0].exists() else outs[::-1]
+    assert not other.exists() and all(launcher.returncode != 0 for launcher in failed)
+    reason = ("loss became nan on process 1 of 2 at step 3; the last good checkpoint, checkpoint-2, is kept: lower "
+              "the learning rate")
+    assert runs.state_of(run_dir) == (runs.RunState.FAILED, reason)
+    assert all(launcher.stderr.count(f"error: {reason}\n") == 1 for launcher in failed)
+
+    # Rank 0's launcher first, so that it hosts the rendezvous store: once rank 1 left, nothing else would end it.
+    refused = _two_nodes([run_dir, other], resume=True, stagger=3)
+    said = (f"error: {other} is not a run folder (no config.json) for process 1 of 2: to resume on several machines, "
+            "each needs rank 0's run folder as it is now (a shared disk, or a copy)\n")
+    for launcher in refused:
+        assert launcher.returncode != 0 and launcher.stderr.count(said) == 1, launcher.stderr[-3000:]
+    assert runs.state_of(run_dir) == (runs.RunState.FAILED, reason)  # the refused resume left no trace
+
+    shutil.copytree(run_dir, other)
+    copied = {str(p.relative_to(other)): p.stat().st_mtime_ns for p in other.rglob("*")}
+    resumed = _two_nodes([run_dir, other], resume=True)
+    for launcher in resumed:
+        assert launcher.returncode == 0, launcher.stdout[-2000:] + launcher.stderr[-3000:]
+    assert runs.state_of(run_dir)[0] == runs.RunState.FINISHED
+    metrics = json.loads((run_dir / runs.METRICS_FILE).read_text())
+    assert metrics["world_size"] == 2 and metrics["steps"] == 4
+    assert {str(p.relative_to(other)): p.stat().st_mtime_ns for p in other.rglob("*")} == copied
