@@ -166,11 +166,7 @@ def _two_nodes(outs: list[Path], *flags: str, resume: bool = False, env: dict | 
         launched.append(subprocess.Popen(_node_launcher(port, *flags, "--resume" if resume else "--output-dir",
                                                         str(out)), cwd=REPO, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}))
-    done = []
-    for process in launched:
-        stdout, stderr = process.communicate(timeout=300)
-        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
-    return done
+    return _outcomes(launched)
 
 
 def _figures(run_dir: Path) -> dict:
@@ -181,28 +177,62 @@ def _figures(run_dir: Path) -> dict:
             **{key: metrics["final"][key] for key in ("accuracy", "f1", "loss")}}
 
 
+def _accelerate_config(folder: Path, machine: int, port: int) -> Path:
+    """accelerate's config file for one of two machines: torchrun underneath (MULTI_GPU; on a CPU-only machine the
+    Trainer trains on the CPU with gloo), a static rendezvous at the main machine, whose rank 0 keeps the run folder."""
+    path = folder / f"machine{machine}.yaml"
+    path.write_text(f"compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 2\n"
+                    f"num_processes: 2\nmachine_rank: {machine}\nmain_process_ip: 127.0.0.1\n"
+                    f"main_process_port: {port}\nrdzv_backend: static\nsame_network: true\nmixed_precision: 'no'\n")
+    return path
+
+
+def _accelerate_two_machines(folder: Path, *flags: str) -> list[subprocess.CompletedProcess]:
+    """`accelerate launch --config_file machineN.yaml` for machines 0 and 1 at once, each with its own --output-dir."""
+    port = _free_port()
+    launched = [subprocess.Popen([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                                  str(_accelerate_config(folder, machine, port)), "-m", "finetune", "train", *flags,
+                                  "--output-dir", str(folder / f"machine{machine}")],
+                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for machine in (0, 1)]
+    return _outcomes(launched)
+
+
+def _outcomes(launched: list[subprocess.Popen]) -> list[subprocess.CompletedProcess]:
+    """Each launcher's exit code and output, once it ends."""
+    done = []
+    for process in launched:
+        stdout, stderr = process.communicate(timeout=300)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done
+
+
 def test_two_nodes_learn_what_two_processes_on_one_node_do_and_only_rank_zero_writes(tmp_path, tiny_bert):
     """Two torchrun launchers of one process each, as on two machines without a shared disk, each given its own
     --output-dir: one run folder, the same figures as `--standalone --nproc_per_node 2` with the same seed and global
-    batch, and nothing at all in the other machine's folder."""
+    batch, and nothing at all in the other machine's folder. The same with `accelerate launch` and a config file per
+    machine."""
     flags = ["--model", str(tiny_bert), "--data", "sample", *TWO_NODE_FLAGS]
     outs = [tmp_path / "node0", tmp_path / "node1"]
-    done = _two_nodes(outs, *flags)
-    for launcher in done:
+    launchers = [*_two_nodes(outs, *flags), *_accelerate_two_machines(tmp_path, *flags)]
+    for launcher in launchers:
         assert launcher.returncode == 0, launcher.stdout[-2000:] + launcher.stderr[-3000:]
     written = [out for out in outs if out.exists()]
     assert len(written) == 1, [sorted(map(str, out.rglob("*"))) for out in written]  # rank 0's; the other: not made
+    assert not (tmp_path / "machine1").exists()  # accelerate's machine_rank 1
     one_node = tmp_path / "one-node"
     alone = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "finetune",
          "train", *flags, "--output-dir", str(one_node)],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert alone.returncode == 0, alone.stdout[-2000:] + alone.stderr[-3000:]
-    two_nodes, one = _figures(written[0]), _figures(one_node)
-    print(f"two nodes: {two_nodes}\none node: {one}")
-    assert two_nodes["world_size"] == one["world_size"] == 2 and two_nodes["steps"] == one["steps"] == 4
+    one = _figures(one_node)
+    print(f"one node: {one}")
+    assert one["world_size"] == 2 and one["steps"] == 4
     assert {key for key in one if key.startswith("loss at")} == {f"loss at step {n}" for n in (1, 2, 3, 4)}
-    assert two_nodes == pytest.approx(one, rel=1e-5, abs=1e-6)
+    for two_machines in (written[0], tmp_path / "machine0"):
+        print(f"{two_machines.name}: {_figures(two_machines)}")
+        assert _figures(two_machines) == pytest.approx(one, rel=1e-5, abs=1e-6)
 
 
 def _standalone(out: Path, *flags: str, env: dict | None = None) -> subprocess.Popen:
