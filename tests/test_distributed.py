@@ -312,7 +312,8 @@ def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_la
 def test_two_nodes_resume_only_where_each_has_the_run_folder_and_refuse_together_in_one_line(tmp_path, tiny_bert):
     """Two nodes, each with its own folder: rank 1's NaN at step 3 fails the run on both; a resume where the second
     machine has no copy of the run folder ends both launchers with the same one-line reason (rank 0 does not wait for
-    a process that left); with a copy it resumes from checkpoint-2 to the end, and rank 1 leaves its copy as it was."""
+    a process that left), as does a copy with another last checkpoint; with a true copy it resumes from checkpoint-2
+    to the end, and rank 1 leaves its copy as it was."""
     import shutil
 
     from finetune.train import NAN_LOSS_ENV
@@ -335,6 +336,14 @@ def test_two_nodes_resume_only_where_each_has_the_run_folder_and_refuse_together
     assert runs.state_of(run_dir) == (runs.RunState.FAILED, reason)  # the refused resume left no trace
 
     shutil.copytree(run_dir, other)
+    shutil.copytree(other / runs.CHECKPOINTS_DIR / "checkpoint-2", other / runs.CHECKPOINTS_DIR / "checkpoint-3")
+    mismatched = _two_nodes([run_dir, other], resume=True)
+    said = ("the processes would resume from different checkpoints (checkpoint-2, checkpoint-3 in rank order): give "
+            "every machine a copy of rank 0's run folder as it is now")
+    assert all(launcher.stderr.count(f"error: {said}\n") == 1 for launcher in mismatched)
+    assert runs.state_of(run_dir) == (runs.RunState.FAILED, said)
+
+    shutil.rmtree(other / runs.CHECKPOINTS_DIR / "checkpoint-3")
     copied = {str(p.relative_to(other)): p.stat().st_mtime_ns for p in other.rglob("*")}
     resumed = _two_nodes([run_dir, other], resume=True)
     for launcher in resumed:
