@@ -99,6 +99,10 @@ def _train_setup(args) -> tuple[RunConfig, Path, object]:
     from finetune import runs
     from finetune.train import is_main_process, prepare_inputs, record
 
+    if _alone_under_accelerate():
+        raise runs.RunError("accelerate launch started this process alone, without torchrun or MPI (MULTI_CPU or --cpu "
+                            "with several processes or machines): it would train a run of its own; use "
+                            "distributed_type MULTI_GPU, which trains on the CPU where there is no GPU, or torchrun")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (args.output_dir or args.resume):
         raise runs.RunError("with several processes (torchrun, accelerate launch) give --output-dir, "
                             "so all of them share one run folder")
@@ -144,6 +148,16 @@ def _train_setup(args) -> tuple[RunConfig, Path, object]:
         sys.stdout.flush()
         os.execv(sys.executable, [*torchrun_command(processes), *again])
     return config, run_dir, inputs
+
+
+WORLD_SIZE_VARIABLES = {"WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"}  # torchrun's, MPIs'
+
+
+def _alone_under_accelerate() -> bool:
+    """accelerate launch asked for several processes (it sets MASTER_ADDR then) but started this one alone, with
+    neither torchrun nor MPI around it: accelerate 1.16 does so for MULTI_CPU without MPI, and for --cpu."""
+    return ("ACCELERATE_MIXED_PRECISION" in os.environ and "MASTER_ADDR" in os.environ
+            and not WORLD_SIZE_VARIABLES & os.environ.keys())
 
 
 def _on_this_machine() -> str:

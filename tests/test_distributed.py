@@ -352,3 +352,19 @@ def test_two_nodes_resume_only_where_each_has_the_run_folder_and_refuse_together
     metrics = json.loads((run_dir / runs.METRICS_FILE).read_text())
     assert metrics["world_size"] == 2 and metrics["steps"] == 4
     assert {str(p.relative_to(other)): p.stat().st_mtime_ns for p in other.rglob("*")} == copied
+
+
+def test_accelerate_starting_one_process_of_several_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    """What accelerate 1.16 sets for MULTI_CPU on two machines without MPI: a lone process that would train a run of
+    its own on each machine."""
+    from finetune.cli import main
+
+    for name, value in {"ACCELERATE_MIXED_PRECISION": "no", "ACCELERATE_USE_CPU": "False",
+                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["train", "--output-dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        "error: accelerate launch started this process alone, without torchrun or MPI (MULTI_CPU or --cpu with several "
+        "processes or machines): it would train a run of its own; use distributed_type MULTI_GPU, which trains on the "
+        "CPU where there is no GPU, or torchrun\n")
+    assert not (tmp_path / "run").exists()
