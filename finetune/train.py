@@ -117,6 +117,12 @@ def _peer_lost(err: Exception) -> bool:
     return isinstance(err, dist.DistError) or "closed by peer" in said or "reset by peer" in said
 
 
+def _rank_zero_gone(run_dir: Path) -> bool:
+    """Whether the process that writes the run folder, named in its pid file, is gone (the folder seen from this
+    machine): then another process says how the run ended, since rank 0 no longer can."""
+    return (run_dir / runs.EVENTS_FILE).is_file() and not runs.pid_alive(run_dir)
+
+
 def _stop_everywhere(run_dir: Path) -> bool:
     """A stop request, agreed by all processes so that they leave the training loop at the same step."""
     wanted = _signalled["stop"] or runs.stop_requested(run_dir)
@@ -564,8 +570,9 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
         if _peer_lost(err):
             reason = ("another process of the run ended without warning (killed, or its machine went down); "
                       f"{_kept(str(run_dir / runs.CHECKPOINTS_DIR))}")
-            record(run_dir, "status", status=runs.Transition.INTERRUPTED, reason=reason,
-                   checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+            if is_main_process() or _rank_zero_gone(run_dir):
+                runs.append_event(run_dir, "status", status=runs.Transition.INTERRUPTED, reason=reason,
+                                  checkpoint=str(runs.last_checkpoint(run_dir) or ""))
             raise runs.RunError(reason) from err
         if is_main_process():  # the others' tracebacks go to their own stderr: the run folder may not be theirs
             (run_dir / "error.log").write_text(traceback.format_exc())

@@ -273,9 +273,11 @@ def _rank_of(pid: int) -> int | None:
     return next((int(entry[5:]) for entry in environ if entry.startswith(b"RANK=")), None)
 
 
-def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_last_checkpoint(tiny_bert):
-    """kill -9 of rank 1 in the app's processes=2 run (30 steps, a checkpoint every 10): rank 0 and torchrun end
-    within 30 s, the run is interrupted with a one-line reason and resumes from checkpoint-10 to the end."""
+@pytest.mark.parametrize("victim", [1, 0])
+def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_last_checkpoint(tiny_bert, victim):
+    """kill -9 of one rank in the app's processes=2 run (30 steps, a checkpoint every 10): the other and torchrun end
+    within 30 s, the run is interrupted with a one-line reason (said by rank 1 when rank 0 is the one killed) and
+    resumes from checkpoint-10 to the end."""
     import os
     import signal
     import time
@@ -288,8 +290,7 @@ def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_la
     run_dir = jobs.start(config)
     try:
         _wait(run_dir, lambda s: s.state == "running" and s.step >= 12)
-        rank_one = next(pid for pid in _processes_of(run_dir) if _rank_of(pid) == 1)
-        os.kill(rank_one, signal.SIGKILL)
+        os.kill(next(pid for pid in _processes_of(run_dir) if _rank_of(pid) == victim), signal.SIGKILL)
         killed = time.monotonic()
         assert _all_gone(run_dir, seconds=30), f"still alive {time.monotonic() - killed:.0f} s after the kill"
         state, reason = runs.state_of(run_dir)
