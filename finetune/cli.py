@@ -93,10 +93,16 @@ def _processes(config: RunConfig) -> int:
     return int(launched)
 
 
-def cmd_train(args) -> int:
+def _train_setup(args) -> tuple[RunConfig, Path, object]:
+    """The run's config, folder and loaded inputs (None on a resume), checked before any process of the run trains;
+    with --processes N outside torchrun, this process becomes torchrun here."""
     from finetune import runs
-    from finetune.train import is_main_process, prepare_inputs, record, train
+    from finetune.train import is_main_process, prepare_inputs, record
 
+    if _alone_under_accelerate():
+        raise runs.RunError("accelerate launch started this process alone, without torchrun or MPI (MULTI_CPU or --cpu "
+                            "with several processes or machines): it would train a run of its own; use "
+                            "distributed_type MULTI_GPU, which trains on the CPU where there is no GPU, or torchrun")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (args.output_dir or args.resume):
         raise runs.RunError("with several processes (torchrun, accelerate launch) give --output-dir, "
                             "so all of them share one run folder")
@@ -104,7 +110,9 @@ def cmd_train(args) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         if not (run_dir / runs.CONFIG_FILE).is_file():
-            raise runs.RunError(f"{run_dir} is not a run folder (no {runs.CONFIG_FILE})")
+            raise runs.RunError(f"{run_dir} is not a run folder (no {runs.CONFIG_FILE}){_on_this_machine()}")
+        if runs.last_checkpoint(run_dir) is None:
+            raise runs.RunError(f"{run_dir} has no complete checkpoint to resume from{_on_this_machine()}")
         config = RunConfig.load(run_dir / runs.CONFIG_FILE)
     else:
         config = config_from_args(args)
@@ -139,6 +147,38 @@ def cmd_train(args) -> int:
             "train", "--config", str(run_dir / runs.CONFIG_FILE), "--output-dir", str(run_dir)]
         sys.stdout.flush()
         os.execv(sys.executable, [*torchrun_command(processes), *again])
+    return config, run_dir, inputs
+
+
+WORLD_SIZE_VARIABLES = {"WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"}  # torchrun's, MPIs'
+
+
+def _alone_under_accelerate() -> bool:
+    """accelerate launch asked for several processes (it sets MASTER_ADDR then) but started this one alone, with
+    neither torchrun nor MPI around it: accelerate 1.16 does so for MULTI_CPU without MPI, and for --cpu."""
+    return ("ACCELERATE_MIXED_PRECISION" in os.environ and "MASTER_ADDR" in os.environ
+            and not WORLD_SIZE_VARIABLES & os.environ.keys())
+
+
+def _on_this_machine() -> str:
+    """What a resume on several machines needs, said by a process other than rank 0."""
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if rank == 0:
+        return ""
+    return (f" for process {rank} of {world}: to resume on several machines, each needs rank 0's run folder as it is "
+            "now (a shared disk, or a copy)")
+
+
+def cmd_train(args) -> int:
+    from finetune import runs
+    from finetune.train import all_ready, is_main_process, train
+
+    try:
+        config, run_dir, inputs = _train_setup(args)
+    except FinetuneError as err:
+        all_ready(str(err))
+        raise
+    all_ready(None)
     if is_main_process():
         print(f"run folder: {run_dir}", flush=True)
     metrics = train(config, run_dir, resume=bool(args.resume), echo=is_main_process(), inputs=inputs)

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -19,6 +20,8 @@ from finetune.tasks import METRIC_KEYS, MRPC, Task
 
 _signalled = {"stop": False, "reason": None}
 PARENT_ENV = "FINETUNE_APP_PID"  # set by the app: its training children stop (with a checkpoint) when it is gone
+# For tests only: "RANK:STEP" makes process RANK's loss NaN from training step STEP on (a fault no real run has on cue).
+NAN_LOSS_ENV = "FINETUNE_TEST_NAN_LOSS"
 
 
 class NonFiniteLoss(FinetuneError):
@@ -66,6 +69,58 @@ def _wait_for_everyone() -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def all_ready(problem: str | None) -> None:
+    """Every process says whether it can begin, before they meet in a process group: if any cannot, all raise the
+    first problem (in rank order), where one leaving alone would keep the others waiting for it for half an hour.
+
+    Said through torchrun's own store (TORCHELASTIC_USE_AGENT_STORE); without it, this process's problem alone.
+    """
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        if problem:
+            raise FinetuneError(problem)
+        return
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False,
+                          timeout=timedelta(minutes=5))
+    key = f"finetune/{os.environ.get('TORCHELASTIC_RUN_ID')}/{os.environ.get('TORCHELASTIC_RESTART_COUNT')}/ready/"
+    store.set(key + os.environ["RANK"], problem or "")
+    said = [store.get(key + str(rank)).decode() for rank in range(int(os.environ["WORLD_SIZE"]))]  # get waits
+    first = next((problem for problem in said if problem), None)
+    if first:
+        raise FinetuneError(first)
+
+
+def _gathered(value) -> list:
+    """`value` from every process, in rank order (a list of one in a single process)."""
+    if not _distributed():
+        return [value]
+    import torch.distributed as dist
+
+    found = [None] * dist.get_world_size()
+    dist.all_gather_object(found, value)
+    return found
+
+
+def _peer_lost(err: Exception) -> bool:
+    """Whether a collective failed because another process vanished mid-run (kill -9, out of memory, a machine down):
+    gloo says "Connection closed by peer" (or reset), NCCL and the rendezvous store raise a DistError."""
+    if not _distributed():
+        return False
+    import torch.distributed as dist
+
+    said = str(err)
+    return isinstance(err, dist.DistError) or "closed by peer" in said or "reset by peer" in said
+
+
+def _rank_zero_gone(run_dir: Path) -> bool:
+    """Whether the process that writes the run folder, named in its pid file, is gone (the folder seen from this
+    machine): then another process says how the run ended, since rank 0 no longer can."""
+    return (run_dir / runs.EVENTS_FILE).is_file() and not runs.pid_alive(run_dir)
 
 
 def _stop_everywhere(run_dir: Path) -> bool:
@@ -155,16 +210,45 @@ def make_callback(run_dir: Path, echo: bool, precision: str, evaluation_batches:
     return RunCallback()
 
 
-def _guarded_trainer(base):
-    """Trainer that stops at the first non-finite loss, before the optimizer applies it to the weights."""
+def _injected_fault(loss, step: int):
+    """The loss, or NaN where NAN_LOSS_ENV (tests only) asks for it at this process and step."""
+    rank, _, at = os.environ.get(NAN_LOSS_ENV, "").partition(":")
+    if rank.isdigit() and at.isdigit() and int(rank) == int(os.environ.get("RANK", "0")) and step >= int(at):
+        return loss * float("nan")
+    return loss
+
+
+def _non_finite_anywhere(loss) -> str | None:
+    """None while every process's loss is finite, else the first bad one ("nan on process 1 of 2"); every process gets
+    the same answer at the same step, so all stop together rather than some waiting for the others forever."""
     import torch
+
+    bad = not torch.isfinite(loss).all()
+    if not _distributed():
+        return f"{loss.item()}" if bad else None
+    import torch.distributed as dist
+
+    flag = torch.tensor([int(bad)], device=loss.device)  # one number per step: cheap, even on gloo
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    if not flag.item():
+        return None
+    values = _gathered(loss.item())
+    rank = next(rank for rank, value in enumerate(values) if value != value or abs(value) == float("inf"))
+    return f"{values[rank]} on process {rank} of {len(values)}"
+
+
+def _guarded_trainer(base):
+    """Trainer that stops at the first non-finite loss of any process, before the optimizer applies it to the
+    weights."""
 
     class GuardedTrainer(base):
         def training_step(self, model, inputs, *args, **kwargs):
-            loss = super().training_step(model, inputs, *args, **kwargs)
-            if not torch.isfinite(loss).all():  # raised before the optimizer applies the non-finite gradients
-                raise NonFiniteLoss(f"loss became {loss.item()} at step {self.state.global_step + 1}; "
-                                    f"{_kept(self.args.output_dir)}: lower the learning rate")
+            step = self.state.global_step + 1
+            loss = _injected_fault(super().training_step(model, inputs, *args, **kwargs), step)
+            said = _non_finite_anywhere(loss)
+            if said:  # raised before the optimizer applies the non-finite gradients
+                kept = _gathered(_kept(self.args.output_dir))[0]  # rank 0's: the run folder is its
+                raise NonFiniteLoss(f"loss became {said} at step {step}; {kept}: lower the learning rate")
             return loss
 
     return GuardedTrainer
@@ -437,11 +521,11 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
     """
     config.validate()
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = runs.last_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
         raise runs.RunError(f"{run_dir} has no complete checkpoint to resume from")
     if is_main_process():
+        run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             config.save(run_dir / runs.CONFIG_FILE)
         durable.remove(run_dir / runs.STOP_FILE, missing_ok=True)
@@ -453,7 +537,8 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
     if os.environ.get(PARENT_ENV, "").isdigit():
         threading.Thread(target=_watch_parent, args=(int(os.environ[PARENT_ENV]),), daemon=True).start()
     try:
-        return _train(config, run_dir, checkpoint, echo, inputs)
+        with contextlib.ExitStack() as scratch:
+            return _train(config, run_dir, checkpoint, echo, inputs, scratch)
     except FinetuneError as err:
         record(run_dir, "status", status="failed", reason=str(err))
         raise
@@ -462,7 +547,15 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
                checkpoint=str(runs.last_checkpoint(run_dir) or ""))
         raise
     except Exception as err:
-        durable.write_text(run_dir / "error.log", traceback.format_exc())
+        if _peer_lost(err):
+            reason = ("another process of the run ended without warning (killed, or its machine went down); "
+                      f"{_kept(str(run_dir / runs.CHECKPOINTS_DIR))}")
+            if is_main_process() or _rank_zero_gone(run_dir):
+                runs.append_event(run_dir, "status", status=runs.Transition.INTERRUPTED, reason=reason,
+                                  checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+            raise runs.RunError(reason) from err
+        if is_main_process():  # the others' tracebacks go to their own stderr: the run folder may not be theirs
+            durable.write_text(run_dir / "error.log", traceback.format_exc())
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         record(run_dir, "status", status="failed", reason=reason, details=str(run_dir / "error.log"))
         raise
@@ -470,7 +563,37 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
         signal.signal(signal.SIGTERM, previous)
 
 
-def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool, inputs: Inputs | None) -> dict:
+def _sees_run_folder(run_dir: Path) -> bool:
+    """Whether this process sees the run folder rank 0 writes (one machine, or a shared disk): the same pid file, which
+    rank 0 wrote before the processes met."""
+    def mark() -> str | None:
+        with contextlib.suppress(OSError):
+            return (run_dir / runs.PID_START_FILE).read_text()
+        return None
+
+    return _gathered(mark())[0] == mark()
+
+
+def _meet(args, run_dir: Path, checkpoint: Path | None, scratch: contextlib.ExitStack) -> None:
+    """The processes meet (the arguments' devices begin the process group) and agree on where they stand.
+
+    A process on another machine, which does not see rank 0's run folder, writes what Trainer saves per process (its
+    RNG state) into a scratch folder removed at the end: only rank 0 writes into a run folder. Resuming processes must
+    start from the same checkpoint: each reads its own copy (a shared disk, or rank 0's folder copied to each machine).
+    """
+    if args.world_size == 1:
+        return
+    _wait_for_everyone()
+    if not _sees_run_folder(run_dir):
+        args.output_dir = scratch.enter_context(tempfile.TemporaryDirectory(prefix="finetune-rank-"))
+    found = _gathered(checkpoint.name if checkpoint else None)
+    if len(set(found)) > 1:
+        raise runs.RunError(f"the processes would resume from different checkpoints ({', '.join(map(str, found))} in "
+                            "rank order): give every machine a copy of rank 0's run folder as it is now")
+
+
+def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool, inputs: Inputs | None,
+           scratch: contextlib.ExitStack) -> dict:
     from transformers import PrinterCallback, Trainer
 
     from finetune.device import resolve_hardware
@@ -485,6 +608,7 @@ def _train(config: RunConfig, run_dir: Path, checkpoint: Path | None, echo: bool
     tokenizer, raw, tokenized, task = inputs or prepare_inputs(config)
     model = prepare_model(load_classifier(config.model, seed=config.seed, task=task), config, device)
     args = _training_arguments(config, run_dir, precision, device, task)
+    _meet(args, run_dir, checkpoint, scratch)
     batches = -(-len(tokenized["validation"]) // config.eval_batch_size)
     callback = make_callback(run_dir, echo and args.disable_tqdm, precision, batches)
     final_evaluation = make_final_callback(run_dir, raw["validation"], tokenizer)
