@@ -13,4 +13,4 @@ demo = build_app()
 
 if __name__ == "__main__":
     jobs.start_scheduler()  # queued runs, also those a previous app left, start as training slots free up
-    demo.launch(theme=THEME, **launch_settings())  # upload cap, and what is never served
+    demo.launch(theme=THEME, **launch_settings())  # upload cap, sessions kept, and what is never served

@@ -23,6 +23,10 @@ QUEUE_SIZE_ENV = "FINETUNE_QUEUE_SIZE"
 # refused client asks again at once, and those retries take the CPU (a trivial Gradio app under 100 clients answered
 # 398 in 30 s with a queue of 64, 1,078 with 1,000).
 QUEUE_SIZE = 1000
+# Pages (and gradio_client Clients) whose state the app keeps, the least recently used forgotten first. Gradio keeps
+# 10,000 by default, and each costs about 480 KB here (its copy of the page's 303 blocks): 4.8 GB. A thousand open
+# pages is ten classes; about 480 MB.
+SESSIONS = 1000
 MAX_FILE_PAIRS = 2000  # the Playground answers a file in one request: about 20 s of the bundled model on 2 cores
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # A Hub id: "name" or "owner/name", letters, digits, "-", "_", "."; never a path.
@@ -136,7 +140,8 @@ def blocked_paths() -> list[str]:
 
 def launch_settings() -> dict:
     """The keyword arguments of demo.launch() that set what the app serves and accepts."""
-    return {"max_file_size": max_file_size(), "allowed_paths": [], "blocked_paths": blocked_paths()}
+    return {"max_file_size": max_file_size(), "allowed_paths": [], "blocked_paths": blocked_paths(),
+            "state_session_capacity": SESSIONS}
 
 
 def real_mrpc_choices() -> list[tuple[str, str]]:
