@@ -24,8 +24,8 @@ QUEUE_SIZE_ENV = "FINETUNE_QUEUE_SIZE"
 # 398 in 30 s with a queue of 64, 1,078 with 1,000).
 QUEUE_SIZE = 1000
 # Pages (and gradio_client Clients) whose state the app keeps, the least recently used forgotten first. Gradio keeps
-# 10,000 by default, and each costs about 480 KB here (its copy of the page's 303 blocks): 4.8 GB. A thousand open
-# pages is ten classes; about 480 MB.
+# 10,000 by default, and each costs about 0.5 MB here (its copy of the page's 303 blocks): 5 GB. A thousand open pages
+# is ten classes; about 0.5 GB.
 SESSIONS = 1000
 MAX_FILE_PAIRS = 2000  # the Playground answers a file in one request: about 20 s of the bundled model on 2 cores
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent

@@ -408,7 +408,7 @@ def read_again_when_changed(*names: str):
 
 
 @read_again_when_changed(EVENTS_FILE, QUEUE_FILE)
-def _finished_state(run_dir: Path) -> RunState:
+def _finished_state(run_dir: Path) -> RunState | None:
     """The run's state if it finished (which its event log and queue file alone decide), else None: a live run's state
     also depends on its process, which no file's time tells."""
     state, _ = state_of(run_dir)

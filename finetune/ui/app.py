@@ -50,8 +50,8 @@ def build_app() -> gr.Blocks:
         # Tokens shows the tokenizer of the model chosen for training.
         train.model.change(lambda model: model, train.model, tokens.model, api_visibility="private")
     # Gradio's queue summarises its last 10,000 events in a pandas DataFrame after every event, for a monitoring page
-    # this app does not show: under a class's load that was a fifth of the app's CPU. Once every 1,000 events is plenty
-    # (an operator's own setting wins).
+    # this app does not show: under a class's load a tenth of the app's CPU after 400 events, growing with them. Once
+    # every 1,000 events is plenty (an operator's own setting wins).
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     # A bounded queue: past it a request is refused at once as "queue full" instead of waiting without end.
     app.queue(max_size=queue_size())
