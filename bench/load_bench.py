@@ -36,6 +36,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = ("one", "train", "two")
+TRAINING = {"logging_steps": 1}  # the demo preset, each step in the status: its progress under the load is counted
 
 OUTCOMES = ("answered", "refused", "failed", "server_error", "hung")
 PAIRS = [("The cat sat on the mat.", "A cat was sitting on the mat."),
@@ -232,6 +233,9 @@ def case(urls: list[str], run: str, args, training: dict | None = None) -> dict:
                                "max_steps": status["max_steps"]}
         if status["state"] in ("starting", "running"):
             api.predict(training["run"], training["owner"], api_name="/stop")
+        while api.predict(training["run"], api_name="/status")["state"] in ("starting", "running"):
+            time.sleep(1)
+        api.predict(training["run"], training["owner"], api_name="/delete")  # its checkpoints would fill the folder
     return figures
 
 
@@ -253,7 +257,7 @@ def served_cases(args) -> dict:
                 servers.append(server)
                 urls.append(url)
                 warm(url, run)
-            training = (api_client(urls[0]).predict("bundled", "sample", "demo", {}, api_name="/train")
+            training = (api_client(urls[0]).predict("bundled", "sample", "demo", TRAINING, api_name="/train")
                         if name == "train" else None)
             print(f"case {name}: {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
             results["cases"][name] = case(urls[:2 if name == "two" else 1], run, args, training)
@@ -297,7 +301,7 @@ def main() -> None:
         url = args.url.rstrip("/") + "/"
         run = args.run or latest_finished(url)
         api = api_client(url)
-        training = api.predict("bundled", "sample", "demo", {}, api_name="/train") if args.train else None
+        training = api.predict("bundled", "sample", "demo", TRAINING, api_name="/train") if args.train else None
         figures = case([url], run, args, training)
         print(json.dumps(figures, indent=2))
         if args.json:
