@@ -288,7 +288,7 @@ def main() -> None:
                         help="a request with no answer after this many seconds hung")
     parser.add_argument("--run", default="", help="the run that answers (default: the latest finished)")
     parser.add_argument("--train", action="store_true",
-                        help="with --url: start a demo training on the sample first; stop it after")
+                        help="with --url: start a demo training on the sample first; stop and delete it after")
     parser.add_argument("--cases", default=",".join(CASES), help=f"without --url: which of {', '.join(CASES)}")
     parser.add_argument("--repo", default=str(REPO), help="without --url: the checkout whose app.py is served")
     parser.add_argument("--runs-dir", help="without --url: a runs folder with a finished run (default: a new one)")
