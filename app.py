@@ -14,4 +14,4 @@ demo = build_app()
 if __name__ == "__main__":
     jobs.start_scheduler()  # queued runs, also those a previous app left, start as training slots free up
     uploads.start_pruning()  # the upload folder kept within its age and size, from now on
-    demo.launch(theme=THEME, **launch_settings())  # upload cap, and what is never served
+    demo.launch(theme=THEME, **launch_settings())  # upload cap, sessions kept, and what is never served

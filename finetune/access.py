@@ -18,7 +18,15 @@ MODEL_DIRS_ENV = "FINETUNE_MODEL_DIRS"
 MAX_FILE_SIZE_ENV = "FINETUNE_MAX_FILE_SIZE"
 MAX_FILE_SIZE = "10mb"  # far above MRPC (1.5 MB for all its splits), far below what fills a small server's disk
 QUEUE_SIZE_ENV = "FINETUNE_QUEUE_SIZE"
-QUEUE_SIZE = 64  # two classes' worth of waiting requests; beyond that a request is refused at once, not left hanging
+# Requests that may wait; beyond that one is refused at once ("queue full"), not left hanging. Sized for classes: 100
+# students each with a question and a page's timers waiting fit many times over. Refusing sooner is no kindness: a
+# refused client asks again at once, and those retries take the CPU (a trivial Gradio app under 100 clients answered
+# 398 in 30 s with a queue of 64, 1,078 with 1,000).
+QUEUE_SIZE = 1000
+# Pages (and gradio_client Clients) whose state the app keeps, the least recently used forgotten first. Gradio keeps
+# 10,000 by default, and each costs about 0.5 MB here (its copy of the page's 303 blocks): 5 GB. A thousand open pages
+# is ten classes; about 0.5 GB.
+SESSIONS = 1000
 MAX_FILE_PAIRS = 2000  # the Playground answers a file in one request: about 20 s of the bundled model on 2 cores
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # A Hub id: "name" or "owner/name", letters, digits, "-", "_", "."; never a path.
@@ -132,7 +140,8 @@ def blocked_paths() -> list[str]:
 
 def launch_settings() -> dict:
     """The keyword arguments of demo.launch() that set what the app serves and accepts."""
-    return {"max_file_size": max_file_size(), "allowed_paths": [], "blocked_paths": blocked_paths()}
+    return {"max_file_size": max_file_size(), "allowed_paths": [], "blocked_paths": blocked_paths(),
+            "state_session_capacity": SESSIONS}
 
 
 def real_mrpc_choices() -> list[tuple[str, str]]:

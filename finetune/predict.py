@@ -57,6 +57,8 @@ class Predictor:
             if precision == "bf16":
                 self.model.to(torch.bfloat16)
             self.backend, self.precision = "torch", "bf16" if precision == "bf16" else "fp32"
+        self.waiting: list[_Ask] = []  # pairs asked from other threads, answered in the next pass together
+        self.queue_lock, self.passing = threading.Lock(), threading.Lock()
         self.predict("warm", "up" if self.task.pair else None)  # the first pass sets up kernels and buffers
 
     def _logits(self, chunk: list[tuple[str, str | None]]):
@@ -85,6 +87,46 @@ class Predictor:
 
     def predict(self, sentence1: str, sentence2: str | None = None) -> dict:
         return self.predict_batch([check_texts(self.task, sentence1, sentence2)])[0]
+
+    def answer(self, sentence1: str, sentence2: str | None = None) -> dict:
+        """predict(), for a server answering from many threads: pairs asked while a pass runs wait for it to end and
+        are then answered in one pass together (one forward pass of up to TOGETHER pairs instead of one each).
+
+        A thread alone is answered at once; a bad pair is refused in its own thread, before it joins the others."""
+        ask = _Ask(check_texts(self.task, sentence1, sentence2))
+        with self.queue_lock:
+            self.waiting.append(ask)
+        while not ask.done.is_set():
+            with self.passing:  # whoever holds it answers every pair waiting, its own among them or not
+                if not ask.done.is_set():
+                    self._answer_waiting()
+        if ask.error is not None:
+            raise ask.error
+        return ask.answer
+
+    def _answer_waiting(self) -> None:
+        with self.queue_lock:
+            asks, self.waiting = self.waiting[:TOGETHER], self.waiting[TOGETHER:]
+        try:
+            for ask, answer in zip(asks, self.predict_batch([ask.pair for ask in asks]), strict=True):
+                ask.answer = answer
+        except Exception as err:  # the pass failed for all of them (not one pair's fault: each was checked)
+            for ask in asks:
+                ask.error = err
+        for ask in asks:
+            ask.done.set()
+
+
+# The most pairs answered in one pass. On 2 busy cores a pass of 32 MRPC pairs cost the bundled model 14 ms a pair, a
+# pass of one 59 ms; a larger pass gains little more and makes the pairs that arrive meanwhile wait longer.
+TOGETHER = 32
+
+
+class _Ask:
+    """One thread's pair, waiting for its answer (or the error of the pass it was in)."""
+
+    def __init__(self, pair: tuple[str, str | None]):
+        self.pair, self.answer, self.error, self.done = pair, None, None, threading.Event()
 
 
 @lru_cache(maxsize=4)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -426,11 +427,48 @@ def find_run(name: str) -> Path:
     return folder
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
+def read_again_when_changed(*names: str):
+    """fn(run_dir, ...) cached until one of the run's files `names` changes (time or size), comes or goes: the app
+    answers many requests a second for a finished run, whose files no longer change; it need not read them each time."""
+    def decorate(fn):
+        known: dict = {}
+
+        @functools.wraps(fn)
+        def cached(run_dir: Path, *args):
+            stamp = tuple(_stamp(Path(run_dir) / name) for name in names)
+            key = (str(run_dir), args)
+            if key in known and known[key][0] == stamp:
+                return known[key][1]
+            if len(known) > 1024:  # runs come and go: the folders of deleted ones are forgotten now and then
+                known.clear()
+            value = fn(run_dir, *args)
+            known[key] = (stamp, value)
+            return value
+        return cached
+    return decorate
+
+
+@read_again_when_changed(EVENTS_FILE, QUEUE_FILE)
+def _finished_state(run_dir: Path) -> RunState | None:
+    """The run's state if it finished (which its event log and queue file alone decide), else None: a live run's state
+    also depends on its process, which no file's time tells."""
+    state, _ = state_of(run_dir)
+    return state if state is RunState.FINISHED else None
+
+
 def finished_run(name: str = "") -> Path:
     """The named run, which must have finished, or by default the most recent finished run."""
     if name:
         run_dir = find_run(name)
-        state, _ = state_of(run_dir)
+        state = _finished_state(run_dir) or state_of(run_dir)[0]
         if state is not RunState.FINISHED:
             raise RunError(f"run {name} is {state}: only a finished run has a model to ask")
         return run_dir
@@ -440,6 +478,7 @@ def finished_run(name: str = "") -> Path:
     return latest
 
 
+@read_again_when_changed(CONFIG_FILE, METRICS_FILE, f"{MODEL_DIR}/config.json")
 def answering_model(run_dir: Path, base: bool = False) -> tuple[str, int | None, object]:
     """What answers for a finished run: its saved model; with base=True the model it started from, the seed that
     made its classification head and the run's task (the same untrained head the run began with)."""
@@ -451,6 +490,7 @@ def answering_model(run_dir: Path, base: bool = False) -> tuple[str, int | None,
     return config.model, config.seed, run_task(run_dir)
 
 
+@read_again_when_changed(METRICS_FILE, f"{MODEL_DIR}/config.json")
 def run_task(run_dir: Path):
     """The task a run trained for (finetune.tasks.Task): recorded in its metrics, else in its model, else MRPC."""
     from finetune.models import model_task

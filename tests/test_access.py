@@ -58,7 +58,7 @@ def test_models_come_from_the_bundled_one_hub_ids_runs_and_allowed_folders(tmp_p
 
 
 def test_the_upload_cap_and_queue_size_have_defaults_and_follow_the_environment(monkeypatch):
-    assert access.max_file_size() == "10mb" and access.queue_size() == 64
+    assert access.max_file_size() == "10mb" and access.queue_size() == access.QUEUE_SIZE == 1000
     monkeypatch.setenv(access.MAX_FILE_SIZE_ENV, "2mb")
     monkeypatch.setenv(access.QUEUE_SIZE_ENV, "5")
     assert access.launch_settings()["max_file_size"] == "2mb" and access.queue_size() == 5

@@ -1,5 +1,7 @@
 """A finished run answering pairs: the tuned model beside its base, cached, and whole files of pairs."""
 import gzip
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -17,6 +19,33 @@ def test_the_base_model_keeps_the_runs_seeded_head_and_differs_from_the_tuned_on
     assert tuned["probabilities"] != base["probabilities"]
     assert run_predictor(tiny_run) is run_predictor(tiny_run)  # loaded once
     assert cached_predictor.cache_info().currsize >= 2
+
+
+def test_pairs_asked_while_a_pass_runs_are_answered_together_in_the_next_and_a_bad_one_alone(tiny_run, monkeypatch):
+    predictor = run_predictor(tiny_run)
+    pairs = [("The cat sat on the mat.", "A cat was sitting on the mat."), ("He left.", "She stayed."),
+             ("Revenue rose.", "The weather was sunny.")] * 4
+    alone = [predictor.predict(*pair) for pair in pairs]
+    passes, batch = [], predictor.predict_batch
+    monkeypatch.setattr(predictor, "predict_batch", lambda asked: passes.append(len(asked)) or batch(asked))
+
+    def ask(pair):
+        try:
+            return predictor.answer(*pair)
+        except FinetuneError as err:
+            return str(err)
+
+    with ThreadPoolExecutor(len(pairs) + 1) as pool, predictor.passing:  # a pass under way: the askers wait for it
+        answers = [pool.submit(ask, pair) for pair in [*pairs, ("", "x")]]
+        refused = answers[-1].result(timeout=30)  # refused in its own thread, without waiting for the pass
+        while len(predictor.waiting) < len(pairs):
+            time.sleep(0.01)
+    answers = [answer.result(timeout=30) for answer in answers[:-1]]
+
+    assert passes == [len(pairs)] and refused == "sentence1 is empty: type both sentences"
+    for answer, expected in zip(answers, alone, strict=True):
+        assert answer["label"] == expected["label"]
+        assert answer["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-4)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])

@@ -6,7 +6,7 @@ from finetune import jobs, runs, sweep, uploads
 from finetune.access import check_data, check_model
 from finetune.config import RunConfig
 from finetune.models import load_tokenizer
-from finetune.predict import check_pair, check_texts, run_predictor
+from finetune.predict import TOGETHER, check_pair, check_texts, run_predictor
 from finetune.status import all_statuses, status_of
 from finetune.tasks import GLUE
 from finetune.tokens import tokenize_pair
@@ -22,7 +22,7 @@ def predict(sentence1: str, sentence2: str = "", run: str = "") -> dict:
     if (sentence2 or "").strip():
         check_pair(sentence1, sentence2)
     run_dir = runs.finished_run(run)
-    answer = run_predictor(run_dir).predict(*check_texts(runs.run_task(run_dir), sentence1, sentence2))
+    answer = run_predictor(run_dir).answer(*check_texts(runs.run_task(run_dir), sentence1, sentence2))
     if "score" in answer:
         return {"score": answer["score"]}
     ranked = sorted(answer["probabilities"].items(), key=lambda item: item[1], reverse=True)
@@ -112,12 +112,17 @@ def list_runs() -> list[dict]:
     return [status.to_dict() for status in all_statuses()]
 
 
-# The model answers two requests at a time, the cores of a small server; more at once only slows each one down.
+# The views that compute alone (tokens, explanations) two at a time, the cores of a small server; more only slows
+# each one down.
 INFERENCE = {"concurrency_limit": 2, "concurrency_id": "inference"}
+# Questions are answered together (Predictor.answer): a class's questions wait in threads for the pass under way to
+# end, then go in the next one. Gradio's own batching (batch=True) would do it with fewer threads, but an error there
+# fails the whole batch: one student's empty sentence would fail everyone's answer.
+ANSWERING = {"concurrency_limit": TOGETHER, "concurrency_id": "answering"}
 
 
 def create_api() -> None:
-    gr.api(predict, api_name="predict", **INFERENCE)
+    gr.api(predict, api_name="predict", **ANSWERING)
     gr.api(tokenize, api_name="tokenize", **INFERENCE)
     for fn in (explain, attention, counterfactual):
         gr.api(fn, api_name=fn.__name__, **INFERENCE)

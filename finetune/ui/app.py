@@ -1,4 +1,6 @@
 """Assembles the page: one tab per step of the course chapter, the links between tabs, and the API."""
+import os
+
 import gradio as gr
 
 from finetune.access import queue_size
@@ -47,6 +49,10 @@ def build_app() -> gr.Blocks:
         data.task.change(lambda task: (task, task), data.task, [train.task, tokens.task], api_visibility="private")
         # Tokens shows the tokenizer of the model chosen for training.
         train.model.change(lambda model: model, train.model, tokens.model, api_visibility="private")
+    # Gradio's queue summarises its last 10,000 events in a pandas DataFrame after every event, for a monitoring page
+    # this app does not show: under a class's load a tenth of the app's CPU after 400 events, growing with them. Once
+    # every 1,000 events is plenty (an operator's own setting wins).
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     # A bounded queue: past it a request is refused at once as "queue full" instead of waiting without end.
     app.queue(max_size=queue_size())
     return app

@@ -13,7 +13,7 @@ from finetune import FinetuneError, runs, uploads
 from finetune.access import MAX_FILE_PAIRS, check_data, upload_dir
 from finetune.predict import PAIR_COLUMNS, check_texts, predict_file, run_predictor
 from finetune.tasks import MRPC
-from finetune.ui.api import INFERENCE
+from finetune.ui.api import ANSWERING
 from finetune.ui.common import NO_RUN_YET, finished_runs_dropdown, session_owner, user_errors
 
 # (sentence1, sentence2, what a careful reader would say): clear cases both ways, and a hard one.
@@ -44,8 +44,8 @@ def ask(name: str | None, sentence1: str, sentence2: str):
     run_dir = runs.finished_run(name or "")
     task = runs.run_task(run_dir)
     texts = check_texts(task, sentence1, sentence2 if task.pair else None)  # a hidden sentence2 is not asked
-    tuned = run_predictor(run_dir).predict(*texts)
-    base = run_predictor(run_dir, base=True).predict(*texts)
+    tuned = run_predictor(run_dir).answer(*texts)
+    base = run_predictor(run_dir, base=True).answer(*texts)
     return confidences(tuned), confidences(base)
 
 
@@ -131,7 +131,6 @@ def create_playground_tab(app: gr.Blocks, token: gr.BrowserState) -> SimpleNames
                show_progress="minimal")
     run.change(adapt, run, [sentence2, button, upload, task_said], api_visibility="private")
     gr.on([button.click, sentence1.submit, sentence2.submit], ask, [run, sentence1, sentence2], [tuned, base],
-          api_visibility="private",
-          **INFERENCE)
+          api_visibility="private", **ANSWERING)
     upload.upload(ask_file, [run, upload, token], [answers, download], api_visibility="private")
     return SimpleNamespace(run=run, sentence1=sentence1, sentence2=sentence2, explain=explain)
