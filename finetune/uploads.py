@@ -167,14 +167,17 @@ def _remove(path: Path, folder: Path) -> None:
 
 
 def in_use() -> list[Path]:
-    """What pruning never removes: the data of every queued or live run and of every running sweep (its next trials
-    read it), and the operator's allowed data folders."""
+    """What pruning never removes: the data of every queued or live run, of every run that can still resume (stopped,
+    interrupted or failed with a checkpoint: a resume reads its data again, and a run whose app died is resumed by
+    the next app on its own), and of every running sweep (its next trials read it), and the operator's allowed data
+    folders. Deleting such a run frees its data."""
     from finetune import sweep
 
     sources = []
     for run_dir in runs.list_runs():
         try:
-            if runs.state_of(run_dir)[0] in runs.WAITING_OR_LIVE:
+            state = runs.state_of(run_dir)[0]
+            if state in runs.WAITING_OR_LIVE or (state in runs.RESUMABLE and runs.last_checkpoint(run_dir)):
                 sources.append(json.loads((run_dir / runs.CONFIG_FILE).read_text())["data"])
         except (OSError, ValueError, KeyError):  # a run folder being made or deleted: looked at again next time
             continue

@@ -145,23 +145,31 @@ def test_prune_removes_the_oldest_until_the_folder_is_within_its_total_size(fold
     assert uploads.prune() == []
 
 
-def test_prune_keeps_the_data_of_queued_runs_and_running_sweeps_only(folder, monkeypatch):
+def test_prune_keeps_the_data_of_queued_resumable_runs_and_running_sweeps_only(folder, monkeypatch):
     monkeypatch.setenv(uploads.TOTAL_ENV, "1kb")
-    queued, sweeping, finished = (gradio_upload(folder, f"{name}.csv", csv_bytes(pairs(40)), age=2 * DAY)
-                                  for name in ("queued", "sweeping", "finished"))
-    for name, data in [("20260101-000000-queued", queued), ("20260101-000000-finished", finished)]:
-        run_dir = runs.runs_dir() / name
+    names = ("queued", "stopped", "stopped-early", "sweeping", "finished")
+    data = {name: gradio_upload(folder, f"{name}.csv", csv_bytes(pairs(40)), age=2 * DAY) for name in names}
+    for name in ("queued", "stopped", "stopped-early", "finished"):
+        run_dir = runs.runs_dir() / f"20260101-000000-{name}"
         run_dir.mkdir(parents=True)
-        RunConfig.from_preset("demo", data=str(data)).save(run_dir / runs.CONFIG_FILE)
-        if name.endswith("queued"):
+        RunConfig.from_preset("demo", data=str(data[name])).save(run_dir / runs.CONFIG_FILE)
+        if name == "queued":
             runs.enqueue(run_dir, resume=False)
+        elif name.startswith("stopped"):  # its app died: resumed by the next app, from its checkpoint, if it has one
+            if name == "stopped":
+                checkpoint = run_dir / runs.CHECKPOINTS_DIR / "checkpoint-4"
+                checkpoint.mkdir(parents=True)
+                for name in ("model.safetensors", *runs.CHECKPOINT_FILES):
+                    (checkpoint / name).write_bytes(b"saved")
+                runs.mark_complete(checkpoint)
+            runs.append_event(run_dir, "status", status=runs.Transition.STOPPED, reason=runs.APP_ENDED)
         else:
             runs.append_event(run_dir, "status", status=runs.Transition.FINISHED)
     sweep_dir = runs.runs_dir() / "sweeps" / "sweep-1"
     sweep_dir.mkdir(parents=True)
-    (sweep_dir / "sweep.json").write_text(json.dumps({"state": "running", "base": {"data": str(sweeping)}}))
-    assert uploads.prune() == [finished]
-    assert queued.is_file() and sweeping.is_file()
+    (sweep_dir / "sweep.json").write_text(json.dumps({"state": "running", "base": {"data": str(data["sweeping"])}}))
+    assert sorted(uploads.prune()) == sorted([data["stopped-early"], data["finished"]])
+    assert all(data[name].is_file() for name in ("queued", "stopped", "sweeping"))
 
 
 def test_prune_never_touches_anything_outside_the_upload_folder(folder, tmp_path):
