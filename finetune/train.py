@@ -123,6 +123,14 @@ def _rank_zero_gone(run_dir: Path) -> bool:
     return (run_dir / runs.EVENTS_FILE).is_file() and not runs.pid_alive(run_dir)
 
 
+def _record_once(run_dir: Path, **status) -> None:
+    """How the run ended, said once however many processes saw it end (rank 0 gone, each survivor may say it)."""
+    with runs.folder_lock(run_dir):
+        said = runs.status_events(runs.read_events(run_dir)[0])
+        if not said or said[-1]["status"] not in runs.ENDED:
+            runs.append_event(run_dir, "status", **status)
+
+
 def _stop_everywhere(run_dir: Path) -> bool:
     """A stop request, agreed by all processes so that they leave the training loop at the same step."""
     wanted = _signalled["stop"] or runs.stop_requested(run_dir)
@@ -551,8 +559,8 @@ def train(config: RunConfig, run_dir: Path, resume: bool = False, echo: bool = F
             reason = ("another process of the run ended without warning (killed, or its machine went down); "
                       f"{_kept(str(run_dir / runs.CHECKPOINTS_DIR))}")
             if is_main_process() or _rank_zero_gone(run_dir):
-                runs.append_event(run_dir, "status", status=runs.Transition.INTERRUPTED, reason=reason,
-                                  checkpoint=str(runs.last_checkpoint(run_dir) or ""))
+                _record_once(run_dir, status=runs.Transition.INTERRUPTED, reason=reason,
+                             checkpoint=str(runs.last_checkpoint(run_dir) or ""))
             raise runs.RunError(reason) from err
         if is_main_process():  # the others' tracebacks go to their own stderr: the run folder may not be theirs
             durable.write_text(run_dir / "error.log", traceback.format_exc())

@@ -273,11 +273,12 @@ def _rank_of(pid: int) -> int | None:
     return next((int(entry[5:]) for entry in environ if entry.startswith(b"RANK=")), None)
 
 
-@pytest.mark.parametrize("victim", [1, 0])
-def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_last_checkpoint(tiny_bert, victim):
-    """kill -9 of one rank in the app's processes=2 run (30 steps, a checkpoint every 10): the other and torchrun end
-    within 30 s, the run is interrupted with a one-line reason (said by rank 1 when rank 0 is the one killed) and
-    resumes from checkpoint-10 to the end."""
+@pytest.mark.parametrize(("processes", "victim"), [(2, 1), (2, 0), (3, 0)])
+def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_last_checkpoint(tiny_bert, processes,
+                                                                                             victim):
+    """kill -9 of one rank in the app's run of 2 or 3 processes (30 steps, a checkpoint every 10): the others and
+    torchrun end within 30 s, the run is interrupted with a one-line reason (said once, by a survivor, when rank 0 is
+    the one killed) and resumes from checkpoint-10 to the end."""
     import os
     import signal
     import time
@@ -286,7 +287,8 @@ def test_a_rank_killed_with_sigkill_interrupts_the_run_which_resumes_from_its_la
     from finetune.config import RunConfig
 
     config = RunConfig.from_preset("course", model=str(tiny_bert), data="sample", epochs=3, batch_size=8,
-                                   max_train_samples=160, max_eval_samples=16, logging_steps=1, processes=2)
+                                   max_train_samples=80 * processes, max_eval_samples=16, logging_steps=1,
+                                   processes=processes)
     run_dir = jobs.start(config)
     try:
         _wait(run_dir, lambda s: s.state == "running" and s.step >= 12)
