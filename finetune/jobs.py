@@ -24,41 +24,32 @@ QUEUE_LOCK_FILE = ".queue.lock"  # in the runs folder: every app (and CLI sweep)
 class QueueLock:
     """One scheduling decision at a time across the threads of this process and every process on the same runs
     folder (apps, a CLI sweep): no run launched twice, no slot given twice. Reentrant within a thread; the file lock
-    (POSIX flock) is taken by the outermost holder only, since a second flock from the same process would wait on
-    itself."""
+    (runs.folder_lock) is taken by the outermost holder only, since a second flock from the same process would wait
+    on itself."""
 
     def __init__(self):
         self._thread_lock = threading.RLock()
         self._depth = 0
-        self._file = None
+        self._held = None
 
     def __enter__(self):
         self._thread_lock.acquire()
         if self._depth == 0:
-            import fcntl
-
+            held = runs.folder_lock(runs.runs_dir(), QUEUE_LOCK_FILE)
             try:
-                folder = runs.runs_dir()
-                folder.mkdir(parents=True, exist_ok=True)
-                self._file = open(folder / QUEUE_LOCK_FILE, "a")  # noqa: SIM115 - held until the outermost exit
-                fcntl.flock(self._file, fcntl.LOCK_EX)
+                held.__enter__()
             except BaseException:
-                if self._file is not None:
-                    self._file.close()
-                    self._file = None
                 self._thread_lock.release()
                 raise
+            self._held = held
         self._depth += 1
         return self
 
     def __exit__(self, *exc):
         self._depth -= 1
-        if self._depth == 0 and self._file is not None:
-            import fcntl
-
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
+        if self._depth == 0:
+            held, self._held = self._held, None
+            held.__exit__(None, None, None)
         self._thread_lock.release()
         return False
 

@@ -380,13 +380,13 @@ def queued_runs(parent: Path | None = None) -> list[Path]:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path):
+def folder_lock(folder: Path, name: str = LOCK_FILE):
     """One holder at a time, across the threads and processes on this folder (an app and a CLI may both rewrite a
-    sweep.json; two apps the uploads ledger): a POSIX flock on its .lock file, opened anew by each holder."""
+    sweep.json; two apps the uploads ledger): a POSIX flock on its lock file `name`, opened anew by each holder."""
     import fcntl
 
     Path(folder).mkdir(parents=True, exist_ok=True)
-    with open(Path(folder) / LOCK_FILE, "a") as handle:
+    with open(Path(folder) / name, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
