@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from finetune import FinetuneError, runs
+from finetune import FinetuneError, durable, runs
 from finetune.access import data_roots, upload_dir
 
 # Every limit in one block, with why; the operator overrides each with its environment variable.
@@ -106,11 +106,9 @@ def _kept(ledger: Path) -> list[dict]:
 def _write(ledger: Path, entries: list[dict]) -> None:
     """Whole or absent, even if the app dies mid-write; an empty ledger is removed."""
     if not entries:
-        ledger.unlink(missing_ok=True)
+        durable.remove(ledger, missing_ok=True)
         return
-    partial = ledger.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-    partial.write_text(json.dumps(entries))
-    partial.replace(ledger)
+    durable.write_text(ledger, json.dumps(entries))
 
 
 def _kept_by_another(path: Path, ledger: Path) -> bool:
@@ -197,7 +195,7 @@ def prune(now: float | None = None) -> list[Path]:
     folder, cap, now = upload_dir(), limits(), time.time() if now is None else now
     if not folder.is_dir():
         return []
-    keep = in_use()
+    keep = None  # read from every run's folder only once a file is due to go
     files = []
     for root, _, names in os.walk(folder):  # symlinks are listed, never followed: unlinking one removes the link
         for name in names:
@@ -210,6 +208,7 @@ def prune(now: float | None = None) -> list[Path]:
     for mtime, size, path in sorted(files):
         if now - mtime <= cap.max_age and total <= cap.total:
             break  # the rest are younger still
+        keep = in_use() if keep is None else keep
         if any(path == used or path.is_relative_to(used) for used in keep):
             continue
         _remove(path, folder)
@@ -225,7 +224,13 @@ def _tidy_ledgers() -> None:
         return
     with runs.folder_lock(_ledger_dir()):
         for ledger in _ledger_dir().glob("*.json"):
-            _write(ledger, _kept(ledger))
+            entries = _kept(ledger)
+            try:
+                unchanged = ledger.read_text() == json.dumps(entries)  # as _write wrote it: nothing gone since
+            except OSError:
+                unchanged = False
+            if not unchanged:
+                _write(ledger, entries)
 
 
 _pruner: list[threading.Thread] = []
